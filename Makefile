@@ -35,12 +35,17 @@ $(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.lock
 
 install: $(VENV)/.installed ## build .venv from requirements.lock and install loadbay into it
 
-install-dev: $(VENV)/.installed-dev ## install.. plus the test and lint tools (requirements-dev.lock)
+install-dev: $(VENV)/.installed-dev ## install, plus the test and lint tools (requirements-dev.lock)
+
+# tus-js-client for the end-to-end upload tests (test-only; lock without download hosts).
+TUS_JS := tests/e2e/tus_js
+$(TUS_JS)/node_modules/.package-lock.json: $(TUS_JS)/package-lock.json
+	cd $(TUS_JS) && npm ci --no-audit --no-fund --loglevel=error
 
 run: install ## start the server on http://$(HOST):$(PORT) (SQLite, local files, in-process jobs)
 	$(BIN)/loadbay serve --host $(HOST) --port $(PORT)
 
-test: install-dev ## run the whole test suite
+test: install-dev $(TUS_JS)/node_modules/.package-lock.json ## run the whole test suite
 	$(BIN)/pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 lint: install-dev ## ruff check, ruff format --check, mypy
