@@ -1,0 +1,3 @@
+from loadbay.cli import app
+
+app(prog_name="loadbay")

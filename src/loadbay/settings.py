@@ -1,0 +1,149 @@
+"""One typed settings object, read from ``LOADBAY_*`` environment variables.
+
+Every field is documented in docs/configuration.md; a test fails when one is missing there.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from limits import parse_many
+from pydantic import Field, NonNegativeFloat, PositiveInt, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LOADBAY_", extra="ignore", frozen=True)
+
+    data_dir: Path = Field(
+        default=Path("var"),
+        description="Directory holding the embedded SQLite stores and uploaded files.",
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL of the metadata store; default: SQLite file in data_dir.",
+    )
+    target_database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL of the database imports load into; default: data_dir SQLite.",
+    )
+    schemas_dir: Path | None = Field(
+        default=None,
+        description="Directory of Table Schema files (.json, .yaml, .yml) registered at start.",
+    )
+    max_records: PositiveInt = Field(
+        default=1_000_000, description="Most records one JSON import request may carry."
+    )
+    max_body_bytes: PositiveInt = Field(
+        default=256 * 1024 * 1024, description="Largest JSON request body accepted, in bytes."
+    )
+    max_stored_errors: PositiveInt = Field(
+        default=10_000,
+        description="Cell errors stored per import (counts stay exact beyond it).",
+    )
+    response_errors: PositiveInt = Field(
+        default=20, description="Cell errors included in an import resource as first_errors."
+    )
+    max_errors: PositiveInt | None = Field(
+        default=None,
+        description="Default error budget: stop validating after this many cell errors.",
+    )
+    max_error_ratio: float | None = Field(
+        default=None,
+        gt=0,
+        le=1,
+        description="Default error budget: stop when invalid rows / rows seen passes this.",
+    )
+    idempotency_ttl_seconds: PositiveInt = Field(
+        default=24 * 3600, description="How long an Idempotency-Key and its response are kept."
+    )
+    log_level: str = Field(default="info", description="Log level: debug, info, warning, error.")
+    max_upload_bytes: PositiveInt = Field(
+        default=16 * 1024**3, description="Largest tus upload accepted (Tus-Max-Size), in bytes."
+    )
+    max_multipart_bytes: PositiveInt = Field(
+        default=100 * 1024**2,
+        description="Largest multipart/form-data upload request accepted, in bytes.",
+    )
+    upload_expiry: PositiveInt = Field(
+        default=24 * 3600,
+        description="Seconds an unfinished upload lives after its last change (Upload-Expires).",
+    )
+    upload_sweep_interval: PositiveInt = Field(
+        default=300, description="Seconds between two sweeps of expired uploads."
+    )
+    upload_checkpoint_bytes: PositiveInt = Field(
+        default=64 * 1024**2,
+        description="Bytes of one PATCH body made durable (fsync + offset) between checkpoints.",
+    )
+    upload_lock_wait: NonNegativeFloat = Field(
+        default=2.0,
+        description="Seconds a request waits for an upload another request writes before 423.",
+    )
+    trust_proxy: bool = Field(
+        default=False,
+        description="Build absolute URLs from X-Forwarded-Proto/X-Forwarded-Host and take the "
+        "client address from X-Forwarded-For.",
+    )
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Origins allowed to call the API from a browser (comma-separated, or *).",
+    )
+
+    log_format: Literal["json", "console"] = Field(
+        default="json", description="Log lines as ECS JSON (json) or human-readable (console)."
+    )
+    redis_url: str | None = Field(
+        default=None,
+        description="Redis URL: rate-limit counters shared by every server process.",
+    )
+    rate_limit_default: str = Field(
+        default="600/minute",
+        description="Rate-limit policy of every route group without its own, per key or IP.",
+    )
+    rate_limits: dict[str, str] = Field(
+        default_factory=dict,
+        description='Policies per route group as JSON, e.g. {"imports": "60/minute"}.',
+    )
+    auth: Literal["local", "required"] = Field(
+        default="local",
+        description="required: every API request needs a key; local: loopback-only, no key.",
+    )
+    session_secret: SecretStr | None = Field(
+        default=None,
+        description="Key signing session cookies and CSRF tokens; default: random per process.",
+    )
+    admin_password: SecretStr | None = Field(
+        default=None,
+        description="Password the page may sign in with instead of a key (admin scope).",
+    )
+    session_ttl: PositiveInt = Field(
+        default=8 * 3600, description="Seconds a page session lasts after sign-in."
+    )
+
+    @field_validator("rate_limit_default")
+    @classmethod
+    def _check_rate_limit(cls, value: str) -> str:
+        parse_many(value)  # raises ValueError naming the bad policy
+        return value
+
+    @field_validator("rate_limits")
+    @classmethod
+    def _check_rate_limits(cls, value: dict[str, str]) -> dict[str, str]:
+        for policy in value.values():
+            parse_many(policy)
+        return value
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [origin.strip() for origin in value.split(",") if origin.strip()]
+        return value
+
+    def metadata_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'loadbay.sqlite').resolve()}"
+
+    def target_url(self) -> str:
+        return self.target_database_url or f"sqlite:///{(self.data_dir / 'data.sqlite').resolve()}"
