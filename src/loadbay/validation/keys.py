@@ -1,0 +1,223 @@
+"""Uniqueness across batches: unique fields and the primary key, kept as polars data.
+
+A ``KeyTracker`` remembers every key seen in a run with the row it was first seen in, in one
+of two indexes:
+
+- integer keys within a dense enough range (auto-increment ids, the usual primary key) live
+  in a flat Int64 array indexed by ``key - offset``: a batch is looked up with one ``gather``
+  and stored with one ``scatter``, whatever the number of keys seen;
+- any other key lives in a DataFrame with a 64-bit hash of the key, growing by one chunk per
+  batch; a batch is looked up with one inner hash join on the stored hashes (the seen keys
+  are never rehashed, which matters for strings) and hash matches are confirmed on the key
+  values, so a hash collision can never make a false duplicate.
+
+Within a batch, ``is_first_distinct`` finds repeated keys. The first occurrence of a key is
+valid and every later one a duplicate. Keys with a null part take no part, nor do NaN
+numbers (no NaN equals another in frictionless). With an ``existing_keys`` callback, keys
+new to the run are also looked up in the target table, and a key found there is a
+duplicate wherever it occurs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Final
+
+import polars as pl
+
+ExistingKeys = Callable[[pl.DataFrame], pl.Series]
+
+_HASH = "\x00hash"
+_FIRST = "\x00first"  # the row a key was first seen in, or IN_TARGET
+_POS = "\x00pos"
+_ROW = "\x00row"
+_NEW = "\x00new"  # the first row of a key in the batch
+_SEEN_SUFFIX = "\x00seen"
+IN_TARGET: Final = -(2**63)  # "first seen" marker of a key the target table holds
+_DENSE_SLOTS: Final = 1 << 24  # 128 MB at most for a dense index…
+_DENSE_MIN_SLOTS: Final = 1 << 20  # …and at most 16 slots a key beyond 8 MB
+_INTEGERS = (pl.Int64, pl.Int32)
+
+
+@dataclass(frozen=True, slots=True)
+class Duplicates:
+    """The duplicate rows of a batch: their positions and where the key was seen first."""
+
+    positions: pl.Series  # UInt32 positions within the batch
+    first_rows: pl.Series  # Int64 source row of the first occurrence; null: in the target
+
+
+class _HashIndex:
+    """Seen keys with their hashes and first rows, looked up by hash join."""
+
+    def __init__(self, columns: list[str], dtypes: Sequence[pl.DataType]) -> None:
+        self._columns = columns
+        self._seen = pl.DataFrame(
+            schema=[(_HASH, pl.UInt64()), *zip(columns, dtypes, strict=True), (_FIRST, pl.Int64())]
+        )
+
+    def annotate(self, batch: pl.LazyFrame, key: pl.Expr) -> pl.LazyFrame:
+        """``batch`` with ``_HASH`` and ``_FIRST`` (null: a key not seen before)."""
+        batch = batch.with_columns(key.hash().alias(_HASH))
+        same_key = pl.all_horizontal([pl.col(c) == pl.col(c + _SEEN_SUFFIX) for c in self._columns])
+        # An inner join (the seen keys are the probe side) beats a left join by far.
+        hits = (
+            batch.join(self._seen.lazy(), on=_HASH, how="inner", suffix=_SEEN_SUFFIX)
+            .filter(same_key)
+            .select(_POS, _FIRST)
+        )
+        return batch.join(hits, on=_POS, how="left", maintain_order="left")
+
+    def add(self, new: pl.DataFrame) -> None:
+        """Remember ``new`` keys (with ``_HASH`` and ``_FIRST``)."""
+        self._seen = pl.concat([self._seen, new.select(self._seen.columns)], rechunk=False)
+
+
+class _DenseIndex:
+    """First rows of integer keys in a flat array: ``slots[key - offset]`` (null: unseen)."""
+
+    def __init__(self, column: str) -> None:
+        self._column = column
+        self._offset = 0
+        self._slots = pl.Series(dtype=pl.Int64)
+        self._count = 0
+
+    def make_room(self, low: int, high: int, incoming: int) -> bool:
+        """Cover keys ``low..high``; False when the range is too wide or too sparse."""
+        size = self._slots.len()
+        if size and self._offset <= low and high < self._offset + size:
+            return True
+        start = min(low, self._offset) if size else low
+        stop = max(high + 1, self._offset + size) if size else high + 1
+        limit = min(_DENSE_SLOTS, max(_DENSE_MIN_SLOTS, 16 * (self._count + incoming)))
+        if stop - start > limit:
+            return False
+        # Room for rising keys (ids): 4 times the range at first, then doubling.
+        stop = min(max(stop, start + 2 * size, start + 4 * (stop - start)), start + limit)
+        slots = self._slots
+        if size and start < self._offset:
+            before = pl.repeat(None, self._offset - start, dtype=pl.Int64, eager=True)
+            slots = pl.concat([before, slots], rechunk=True)
+        self._slots = slots.extend_constant(None, stop - start - slots.len())
+        self._offset = start
+        return True
+
+    def annotate(self, batch: pl.LazyFrame, key: pl.Expr) -> pl.LazyFrame:
+        """``batch`` with ``_FIRST`` (null: a key not seen before, as is any key outside the
+        range the index covers yet)."""
+        size = self._slots.len()
+        if not size:
+            return batch.with_columns(pl.lit(None, dtype=pl.Int64).alias(_FIRST))
+        slot = key.cast(pl.Int64) - self._offset
+        first = pl.lit(self._slots).gather(slot.clip(0, size - 1).cast(pl.UInt32))
+        in_range = (slot >= 0) & (slot < size)
+        return batch.with_columns(pl.when(in_range).then(first).alias(_FIRST))
+
+    def add(self, new: pl.DataFrame) -> None:
+        """Remember ``new`` keys (with ``_FIRST``)."""
+        slots = new.select(self._slot(pl.col(self._column))).to_series()
+        self._slots.scatter(slots, new[_FIRST])
+        self._count += new.height
+
+    def to_hash_index(self, dtype: pl.DataType) -> _HashIndex:
+        """The same keys in a ``_HashIndex``, for a range this index cannot hold."""
+        present = self._slots.is_not_null().arg_true()
+        keys = (present.cast(pl.Int64) + self._offset).cast(dtype).alias(self._column)
+        index = _HashIndex([self._column], [dtype])
+        index.add(
+            pl.DataFrame(
+                [keys.hash().alias(_HASH), keys, self._slots.gather(present).alias(_FIRST)]
+            )
+        )
+        return index
+
+    def _slot(self, key: pl.Expr) -> pl.Expr:
+        return (key.cast(pl.Int64) - self._offset).cast(pl.UInt32)
+
+
+class KeyTracker:
+    def __init__(
+        self,
+        columns: Sequence[str],
+        names: Sequence[str],
+        dtypes: Sequence[pl.DataType],
+        existing_keys: ExistingKeys | None = None,
+    ) -> None:
+        """``columns`` name the key in the frames given to ``check``; ``names`` are the schema
+        field names ``existing_keys`` receives them under."""
+        self._columns = list(columns)
+        self._names = list(names)
+        self._dtypes = list(dtypes)
+        self._existing_keys = existing_keys
+        self._floats = [c for c, t in zip(columns, dtypes, strict=True) if t == pl.Float64]
+        dense = len(self._columns) == 1 and any(self._dtypes[0] == t for t in _INTEGERS)
+        self._index: _DenseIndex | _HashIndex = (
+            _DenseIndex(self._columns[0]) if dense else _HashIndex(self._columns, self._dtypes)
+        )
+
+    def lookup(self, batch: pl.LazyFrame, *, row: str, position: str) -> pl.LazyFrame:
+        """The query that looks a batch's keys up: ``batch`` holds the typed key columns, the
+        source row numbers (column ``row``) and the positions in the batch (``position``).
+        Collect it, with other queries, and hand the result to ``judge``."""
+        # -0.0 + 0.0 is 0.0: equal numbers must hash alike.
+        values = [pl.col(c) + 0.0 if c in self._floats else pl.col(c) for c in self._columns]
+        key = values[0] if len(values) == 1 else pl.struct(values)
+        keys = (
+            batch.select(*values, pl.col(position).alias(_POS), pl.col(row).alias(_ROW))
+            .filter(
+                *[pl.col(c).is_not_null() for c in self._columns],
+                *[~pl.col(c).is_nan() for c in self._floats],
+            )
+            .with_columns(key.is_first_distinct().alias(_NEW))
+        )
+        return self._index.annotate(keys, key)
+
+    def judge(self, annotated: pl.DataFrame) -> Duplicates:
+        """The duplicates of the batch ``lookup`` looked up; its new keys are remembered."""
+        unseen = pl.col(_FIRST).is_null()
+        new_keys = (
+            annotated.filter(unseen & pl.col(_NEW))
+            .drop(_FIRST, _NEW)
+            .with_columns(pl.col(_ROW).alias(_FIRST))
+        )
+        parts = [annotated.filter(~unseen).select(_POS, _FIRST)]
+        if isinstance(self._index, _DenseIndex) and new_keys.height:
+            column = new_keys[self._columns[0]]
+            low, high = column.min(), column.max()
+            assert isinstance(low, int)
+            assert isinstance(high, int)
+            if not self._index.make_room(low, high, new_keys.height):
+                self._index = self._index.to_hash_index(self._dtypes[0])
+                new_keys = new_keys.with_columns(pl.col(self._columns[0]).hash().alias(_HASH))
+        in_target = self._in_target(new_keys)
+        if in_target.any():
+            # A key the target table holds is a duplicate wherever it occurs.
+            new_keys = new_keys.with_columns(
+                pl.when(in_target).then(pl.lit(IN_TARGET)).otherwise(pl.col(_FIRST)).alias(_FIRST)
+            )
+            parts.append(new_keys.filter(in_target).select(_POS, _FIRST))
+        self._index.add(new_keys)
+        repeated = annotated.filter(unseen & ~pl.col(_NEW))
+        if repeated.height:
+            # Keys repeated within the batch: the first row is that of the new key.
+            first_rows = new_keys.select(*self._columns, _FIRST)
+            parts.append(repeated.select(*self._columns, _POS).join(first_rows, on=self._columns))
+        duplicates = pl.concat([part.select(_POS, _FIRST) for part in parts]).sort(_POS)
+        first = duplicates[_FIRST]
+        return Duplicates(duplicates[_POS], first.set(first == IN_TARGET, None))
+
+    def _in_target(self, new: pl.DataFrame) -> pl.Series:
+        """For each new key: does the target table already hold it?"""
+        if self._existing_keys is None or not new.height:
+            return pl.repeat(False, new.height, dtype=pl.Boolean, eager=True)
+        candidates = new.select(
+            pl.col(c).alias(n) for c, n in zip(self._columns, self._names, strict=True)
+        )
+        found = self._existing_keys(candidates)
+        if found.dtype != pl.Boolean or found.len() != candidates.height:
+            raise TypeError(
+                "existing_keys must return a Boolean Series aligned with the keys it was given, "
+                f"got {found.dtype} of length {found.len()} for {candidates.height} keys"
+            )
+        return found.fill_null(False)
