@@ -1,0 +1,103 @@
+"""One checked-out DBAPI connection to the load target, seen through a dialect-neutral API.
+
+The destination drives transactions itself (staging, then one short write transaction), so
+it works on the driver connection rather than through SQLAlchemy's transaction layer; the
+engine is used for pooling, dialect detection and identifier quoting.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
+from typing import Any, ClassVar
+
+import polars as pl
+
+from loadbay.destinations.ddl import Quote, TableShape, TypeMap, temp_columns_sql
+from loadbay.schemas.model import SchemaField
+
+STAGE_PREFIX = "_loadbay_stage_"
+
+
+class TargetConnection(ABC):
+    """A target connection in manual transaction mode.
+
+    Statements take parameters in ``placeholder`` style. Identifiers in statements come only
+    from ``quote`` (the engine's identifier preparer).
+    """
+
+    placeholder: ClassVar[str]
+    types: ClassVar[TypeMap]
+
+    def __init__(self, quote: Quote) -> None:
+        self.quote = quote
+        self.temp_tables: list[str] = []
+
+    @abstractmethod
+    def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
+
+    @abstractmethod
+    def run(self, sql: str, params: Sequence[Any] = ()) -> None: ...
+
+    @abstractmethod
+    def commit(self) -> None: ...
+
+    @abstractmethod
+    def rollback(self) -> None: ...
+
+    @abstractmethod
+    def release(self) -> None:
+        """Leave the driver connection as it was found: no transaction, no temp tables."""
+
+    @abstractmethod
+    def describe(self, table: str) -> TableShape | None:
+        """The table as the database sees it, or None when there is no such table."""
+
+    @abstractmethod
+    def begin_staging(self) -> None:
+        """Start filling temp tables (which never touch the target)."""
+
+    @abstractmethod
+    def end_staging(self) -> None: ...
+
+    @abstractmethod
+    def begin_write(self, lock_key: int) -> None:
+        """Enter the transaction that changes the target, serialised with any other writer
+        holding the same ``lock_key``; reads after this see every committed change."""
+
+    @abstractmethod
+    def guard(self) -> AbstractContextManager[Any]:
+        """Around a statement that may fail: afterwards the transaction can still be used."""
+
+    @abstractmethod
+    def is_unique_violation(self, error: BaseException) -> bool: ...
+
+    @abstractmethod
+    def import_id_param(self, import_id: uuid.UUID) -> Any: ...
+
+    @abstractmethod
+    def temp_table_sql(self, quoted_name: str, columns_sql: str) -> str: ...
+
+    @abstractmethod
+    def copy_rows(self, table: str, frame: pl.DataFrame) -> None:
+        """Append ``frame`` to ``table``, whose columns are ``frame``'s in the same order."""
+
+    def create_temp_table(self, fields: Sequence[SchemaField]) -> str:
+        """A fresh staging table for ``fields`` plus the source row number; returns its name."""
+        name = f"{STAGE_PREFIX}{uuid.uuid4().hex}"
+        columns = temp_columns_sql(self.quote, self.types, fields)
+        self.run(self.temp_table_sql(self.quote(name), columns))
+        self.temp_tables.append(name)
+        return name
+
+    def count(self, sql: str, params: Sequence[Any] = ()) -> int:
+        return int(self.fetch(sql, params)[0][0])
+
+
+def lock_key(kind: str, value: str) -> int:
+    """A signed 64-bit advisory lock key, stable across processes and versions."""
+    digest = hashlib.sha256(f"loadbay:{kind}:{value}".encode("utf-8", "surrogatepass")).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)

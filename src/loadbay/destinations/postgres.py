@@ -1,0 +1,192 @@
+"""PostgreSQL through psycopg 3: catalog queries, COPY into temp tables, advisory locks.
+
+Staging and the move share one transaction: the staging table is created ``ON COMMIT DROP``,
+so a rollback (an error, a cancelled iterator) leaves nothing behind.
+
+SQLAlchemy's preparer doubles ``%`` inside quoted identifiers for psycopg's placeholder
+parser, so every statement goes through psycopg with parameters (possibly none), never raw.
+"""
+
+from __future__ import annotations
+
+import io
+import uuid
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
+from typing import Any
+
+import polars as pl
+import psycopg
+import psycopg.errors
+
+from loadbay.destinations.connection import TargetConnection
+from loadbay.destinations.ddl import ColumnInfo, ColumnType, Quote, TableShape, TypeMap
+from loadbay.destinations.errors import UnstorableValue
+from loadbay.destinations.frames import DATE_FORMAT, DATETIME_FORMAT, ROW_COLUMN, TIME_FORMAT
+from loadbay.errors import ErrorDetail
+from loadbay.schemas.errors import shown
+
+POSTGRES_TYPES = TypeMap(
+    fields={
+        "string": ColumnType("TEXT", frozenset({"text", "character varying"})),
+        "integer": ColumnType("BIGINT", frozenset({"bigint"})),
+        "number": ColumnType("DOUBLE PRECISION", frozenset({"double precision"})),
+        "boolean": ColumnType("BOOLEAN", frozenset({"boolean"})),
+        "date": ColumnType("DATE", frozenset({"date"})),
+        "datetime": ColumnType("TIMESTAMPTZ", frozenset({"timestamp with time zone"})),
+        "time": ColumnType("TIME", frozenset({"time without time zone"})),
+        "year": ColumnType("INTEGER", frozenset({"integer", "bigint"})),
+    },
+    import_id=ColumnType("UUID", frozenset({"uuid"})),
+    row=ColumnType("BIGINT", frozenset({"bigint"})),
+)
+
+# The table an unqualified name means: the first schema on the search path holding it.
+_RESOLVE = """
+    SELECT c.oid
+    FROM unnest(current_schemas(true)) WITH ORDINALITY AS s(name, position)
+    JOIN pg_namespace n ON n.nspname = s.name
+    JOIN pg_class c ON c.relnamespace = n.oid
+    WHERE c.relname = %s AND c.relkind IN ('r', 'p')
+    ORDER BY s.position
+    LIMIT 1
+"""
+
+_COLUMNS = f"""
+    WITH target AS ({_RESOLVE})
+    SELECT a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull,
+           a.atthasdef OR a.attidentity <> '' OR a.attgenerated <> ''
+    FROM target JOIN pg_attribute a ON a.attrelid = target.oid
+    WHERE a.attnum > 0 AND NOT a.attisdropped
+    ORDER BY a.attnum
+"""
+
+# Unique indexes usable as ON CONFLICT arbiters: not partial, no expressions, not deferred.
+_UNIQUE_KEYS = f"""
+    WITH target AS ({_RESOLVE})
+    SELECT i.indexrelid::bigint, a.attname
+    FROM target
+    JOIN pg_index i ON i.indrelid = target.oid
+    CROSS JOIN LATERAL unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, position)
+    JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+    WHERE i.indisunique AND i.indimmediate AND i.indpred IS NULL AND i.indexprs IS NULL
+      AND k.position <= i.indnkeyatts
+    ORDER BY i.indexrelid, k.position
+"""
+
+_NUL = "\x00"
+_SHOWN_ROWS = 10
+
+
+class PostgresConnection(TargetConnection):
+    placeholder = "%s"
+    types = POSTGRES_TYPES
+
+    def __init__(self, driver: psycopg.Connection[Any], quote: Quote) -> None:
+        super().__init__(quote)
+        self._conn = driver
+        self._autocommit = driver.autocommit
+        # Temp tables are ON COMMIT DROP: they need a transaction around the whole load.
+        driver.autocommit = False
+
+    def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        with self._conn.cursor() as cursor:
+            cursor.execute(sql, params)
+            return cursor.fetchall()
+
+    def run(self, sql: str, params: Sequence[Any] = ()) -> None:
+        with self._conn.cursor() as cursor:
+            cursor.execute(sql, params)
+
+    def commit(self) -> None:
+        self._conn.commit()
+
+    def rollback(self) -> None:
+        self._conn.rollback()
+
+    def release(self) -> None:
+        self._conn.rollback()
+        self._conn.autocommit = self._autocommit
+
+    def describe(self, table: str) -> TableShape | None:
+        rows = self.fetch(_COLUMNS, [table])
+        if not rows:
+            return None
+        columns = {
+            name: ColumnInfo(type_name, bool(not_null), bool(has_default))
+            for name, type_name, not_null, has_default in rows
+        }
+        keys: dict[int, list[str]] = {}
+        for index_id, column in self.fetch(_UNIQUE_KEYS, [table]):
+            keys.setdefault(index_id, []).append(column)
+        return TableShape(columns, frozenset(frozenset(k) for k in keys.values()))
+
+    def begin_staging(self) -> None:
+        # End the read-only transaction of earlier checks, so that the staging transaction
+        # holds no lock on the target while batches stream in.
+        self._conn.commit()
+
+    def end_staging(self) -> None:
+        """Nothing to do: staging and the move share one transaction."""
+
+    def begin_write(self, lock_key: int) -> None:
+        self.run("SELECT pg_advisory_xact_lock(%s)", [lock_key])
+
+    def guard(self) -> AbstractContextManager[Any]:
+        # Inside a transaction psycopg makes this a savepoint.
+        return self._conn.transaction()
+
+    def is_unique_violation(self, error: BaseException) -> bool:
+        return isinstance(error, psycopg.errors.UniqueViolation)
+
+    def import_id_param(self, import_id: uuid.UUID) -> Any:
+        return import_id
+
+    def temp_table_sql(self, quoted_name: str, columns_sql: str) -> str:
+        return f"CREATE TEMP TABLE {quoted_name} ({columns_sql}) ON COMMIT DROP"
+
+    def copy_rows(self, table: str, frame: pl.DataFrame) -> None:
+        _refuse_nul(frame)
+        # CSV from polars is the fast path, and exact: empty strings are quoted ("") while
+        # NULL is an unquoted empty field; floats are written in shortest round-trip form
+        # (NaN, inf, -inf are PostgreSQL spellings too); temporal values as ISO 8601.
+        data = io.BytesIO()
+        frame.write_csv(
+            data,
+            include_header=False,
+            date_format=DATE_FORMAT,
+            datetime_format=DATETIME_FORMAT,
+            time_format=TIME_FORMAT,
+        )
+        columns = ", ".join(map(self.quote, frame.columns))
+        statement = f"COPY {self.quote(table)} ({columns}) FROM STDIN (FORMAT csv, ENCODING %s)"
+        with self._conn.cursor() as cursor, cursor.copy(statement, ["UTF8"]) as copy:
+            copy.write(data.getbuffer())
+
+
+def _refuse_nul(frame: pl.DataFrame) -> None:
+    """PostgreSQL text cannot hold U+0000; say where it is instead of a bare encoding error."""
+    strings = [name for name, dtype in frame.schema.items() if dtype == pl.String]
+    if not strings:
+        return
+    hits = frame.select(
+        ROW_COLUMN, *(pl.col(c).str.contains(_NUL, literal=True).fill_null(False) for c in strings)
+    ).filter(pl.any_horizontal(strings))
+    if hits.is_empty():
+        return
+    errors = [
+        ErrorDetail(
+            "PostgreSQL text cannot contain the NUL character (U+0000)",
+            row=row[ROW_COLUMN],
+            column=column,
+            rule="storable",
+        )
+        for row in hits.head(_SHOWN_ROWS).iter_rows(named=True)
+        for column in strings
+        if row[column]
+    ]
+    raise UnstorableValue(
+        f"{hits.height} row(s) hold text with a NUL character (U+0000), which PostgreSQL "
+        f"cannot store; the first is row {errors[0].row}, column {shown(errors[0].column)}",
+        errors,
+    )

@@ -1,0 +1,267 @@
+"""Loading validated batches into the user's SQLite or PostgreSQL database.
+
+A load is all-or-nothing and keyed by (import id, source row number): every batch is staged
+in a temp table first, then one write transaction moves the rows into the target table, whose
+UNIQUE (_loadbay_import_id, _loadbay_row) index means no row can ever arrive twice. A load
+that finds rows of its import in the table already (a commit retried after a crash) loads
+nothing and answers the number of rows that are there, without reading its batches.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager, suppress
+from typing import Any, get_args
+
+import polars as pl
+from sqlalchemy.engine import Engine
+
+from loadbay.destinations.connection import TargetConnection, lock_key
+from loadbay.destinations.ddl import (
+    Quote,
+    column_definition,
+    create_table_sql,
+    needs_unique_index,
+    plan_evolution,
+    unique_index_name,
+)
+from loadbay.destinations.errors import TableMismatch, UpsertRequiresPrimaryKey
+from loadbay.destinations.frames import IMPORT_ID_COLUMN, ROW_COLUMN, conform
+from loadbay.destinations.move import LoadMode, Move
+from loadbay.destinations.postgres import PostgresConnection
+from loadbay.destinations.sqlite import SqliteConnection
+from loadbay.schemas.model import SchemaField, TableSchema
+from loadbay.schemas.names import fold_identifier, identifier_problems
+
+__all__ = ["LoadMode", "SqlDestination"]
+
+logger = logging.getLogger("loadbay.destinations")
+
+_CONNECTIONS: dict[str, Callable[[Any, Quote], TargetConnection]] = {
+    "postgresql": PostgresConnection,
+    "sqlite": SqliteConnection,
+}
+
+
+class SqlDestination:
+    """The load target: one SQLAlchemy engine on SQLite or PostgreSQL (psycopg 3)."""
+
+    def __init__(self, engine: Engine) -> None:
+        if engine.dialect.name not in _CONNECTIONS:
+            raise ValueError(f"unsupported target database {engine.dialect.name!r}")
+        if engine.dialect.name == "postgresql" and engine.dialect.driver != "psycopg":
+            raise ValueError("PostgreSQL targets need the psycopg (3) driver")
+        self._engine = engine
+
+    def ensure_table(self, schema: TableSchema) -> None:
+        """Create the target table, or check an existing one and add new nullable columns.
+
+        Raises ``TableMismatch`` when the table cannot take the schema's rows as it is.
+        """
+        _check_names(schema)
+        with self._connect() as conn:
+            _ensure_table(conn, schema)
+
+    def existing_keys(self, schema: TableSchema, keys: pl.DataFrame) -> pl.Series:
+        """Which rows of ``keys`` (the primary-key columns, or one unique column) are in the
+        table: a Boolean Series aligned with ``keys``. A key with a null part never is.
+
+        Raises ``TableMismatch`` when the table exists but cannot take the schema's rows."""
+        _check_names(schema)
+        fields = _key_fields(schema, keys.columns)
+        exists = pl.repeat(False, keys.height, dtype=pl.Boolean, eager=True).alias("exists")
+        if keys.is_empty():
+            return exists
+        with self._connect() as conn:
+            shape = conn.describe(schema.table_name)
+            if shape is None:
+                return exists
+            # Comparing keys with columns of another type would fail in the database.
+            mismatches = plan_evolution(schema, shape, conn.types).mismatches
+            if mismatches:
+                raise TableMismatch(schema.table_name, mismatches)
+            if any(f.name not in shape.columns for f in fields):
+                return exists
+            numbered = keys.with_row_index(ROW_COLUMN).with_columns(
+                pl.col(ROW_COLUMN).cast(pl.Int64)
+            )
+            conn.begin_staging()
+            stage = conn.create_temp_table(fields)
+            conn.copy_rows(stage, conform(numbered, fields))
+            conn.end_staging()
+            q = conn.quote
+            match = " AND ".join(f"t.{q(f.name)} = s.{q(f.name)}" for f in fields)
+            found = conn.fetch(
+                f"SELECT s.{q(ROW_COLUMN)} FROM {q(stage)} AS s WHERE EXISTS "
+                f"(SELECT 1 FROM {q(schema.table_name)} AS t WHERE {match})"
+            )
+        if found:
+            exists.scatter([row for (row,) in found], True)
+        return exists
+
+    def load(
+        self,
+        schema: TableSchema,
+        batches: Iterable[pl.DataFrame],
+        *,
+        import_id: uuid.UUID,
+        mode: LoadMode,
+    ) -> int:
+        """Load every row of ``batches`` into the schema's table, all or nothing; returns the
+        number of rows loaded.
+
+        ``insert`` adds rows and fails with ``LoadConflict`` on a key that exists already;
+        ``upsert`` updates rows with the same primary key (every other column, and the import
+        id and row number, which now point at this import) and adds the rest; ``replace``
+        deletes every row of the table first. The table is created or evolved as by
+        ``ensure_table`` first (that change stays even if the load then fails).
+
+        If rows of ``import_id`` are in the table already, nothing is loaded and the number
+        of those rows is returned; ``batches`` is then not read. Any exception, including one
+        raised by ``batches``, leaves the table as it was.
+        """
+        _check_names(schema)
+        if mode not in get_args(LoadMode):
+            raise ValueError(f"unknown load mode {mode!r}")
+        if mode == "upsert" and not schema.primary_key:
+            raise UpsertRequiresPrimaryKey(schema.name)
+        started = time.perf_counter()
+        with self._connect() as conn:
+            _ensure_table(conn, schema)
+            already = _count(conn, schema, import_id)
+            if already:
+                logger.info("import %s was loaded already (%d rows)", import_id, already)
+                return already
+            conn.begin_staging()
+            stage = conn.create_temp_table(schema.fields)
+            required = [name for name in schema.field_names if schema.is_required(name)]
+            staged = 0
+            for batch in batches:
+                conn.copy_rows(stage, conform(batch, schema.fields, required=required))
+                staged += batch.height
+            conn.end_staging()
+            conn.begin_write(lock_key("import", str(import_id)))
+            # Another attempt of the same import may have committed while we staged.
+            already = _count(conn, schema, import_id)
+            if already:
+                logger.info("import %s was loaded concurrently (%d rows)", import_id, already)
+                return already
+            Move(conn, schema, stage).apply(mode, import_id)
+            conn.commit()
+        logger.info(
+            "loaded %d rows into %r (%s) for import %s in %.2f s",
+            staged,
+            schema.table_name,
+            mode,
+            import_id,
+            time.perf_counter() - started,
+        )
+        return staged
+
+    def count_rows(self, schema: TableSchema, *, import_id: uuid.UUID | None = None) -> int:
+        """Rows in the table (of one import, if given); 0 when there is no table."""
+        _check_names(schema)
+        with self._connect() as conn:
+            if conn.describe(schema.table_name) is None:
+                return 0
+            if import_id is not None:
+                return _count(conn, schema, import_id)
+            return conn.count(f"SELECT count(*) FROM {conn.quote(schema.table_name)}")
+
+    @contextmanager
+    def _connect(self) -> Iterator[TargetConnection]:
+        fairy = self._engine.raw_connection()
+        try:
+            quote = self._engine.dialect.identifier_preparer.quote_identifier
+            conn = _CONNECTIONS[self._engine.dialect.name](fairy.driver_connection, quote)
+            try:
+                yield conn
+            except BaseException:
+                # The error that got us here matters more than one from cleaning up after it.
+                with suppress(Exception):
+                    _release(conn, fairy)
+                raise
+            _release(conn, fairy)
+        finally:
+            fairy.close()
+
+
+def _release(conn: TargetConnection, fairy: Any) -> None:
+    try:
+        conn.release()
+    except Exception:
+        # A connection that cannot even roll back must not go back to the pool.
+        fairy.invalidate()
+        raise
+
+
+def _ensure_table(conn: TargetConnection, schema: TableSchema) -> None:
+    table = schema.table_name
+    shape = conn.describe(table)
+    if shape is not None:
+        evolution = plan_evolution(schema, shape, conn.types)
+        if evolution.mismatches:
+            raise TableMismatch(table, evolution.mismatches)
+        if not evolution.added:
+            return
+    conn.begin_write(lock_key("table", table))
+    # Again under the lock: another process may have created or changed the table meanwhile.
+    shape = conn.describe(table)
+    if shape is None:
+        conn.run(create_table_sql(conn.quote, conn.types, schema))
+    else:
+        evolution = plan_evolution(schema, shape, conn.types)
+        if evolution.mismatches:
+            raise TableMismatch(table, evolution.mismatches)
+        for field in evolution.added:
+            _add_column(conn, schema, field)
+    conn.commit()
+
+
+def _add_column(conn: TargetConnection, schema: TableSchema, field: SchemaField) -> None:
+    q = conn.quote
+    table = schema.table_name
+    conn.run(f"ALTER TABLE {q(table)} ADD COLUMN {column_definition(q, conn.types, schema, field)}")
+    if needs_unique_index(schema, field):
+        # SQLite cannot add a column with UNIQUE, so the index comes separately everywhere.
+        index = q(unique_index_name(table, field.name))
+        conn.run(f"CREATE UNIQUE INDEX {index} ON {q(table)} ({q(field.name)})")
+
+
+def _count(conn: TargetConnection, schema: TableSchema, import_id: uuid.UUID) -> int:
+    return conn.count(
+        f"SELECT count(*) FROM {conn.quote(schema.table_name)} "
+        f"WHERE {conn.quote(IMPORT_ID_COLUMN)} = {conn.placeholder}",
+        [conn.import_id_param(import_id)],
+    )
+
+
+def _key_fields(schema: TableSchema, columns: list[str]) -> list[SchemaField]:
+    if columns and sorted(columns) == sorted(schema.primary_key):
+        return [schema.field(name) for name in schema.primary_key]
+    if len(columns) == 1 and columns[0] in schema.field_names:
+        field = schema.field(columns[0])
+        if field.constraints.unique:
+            return [field]
+    raise ValueError(
+        f"keys must be the primary key columns {schema.primary_key} or one unique column "
+        f"of schema {schema.name!r}; got {columns}"
+    )
+
+
+def _check_names(schema: TableSchema) -> None:
+    """The schema parser guarantees these; a violation here is a bug, not user input."""
+    problems = [
+        f"{kind} {name!r} {problem}"
+        for kind, name in [("table", schema.table_name)]
+        + [("field", n) for n in schema.field_names]
+        for problem in identifier_problems(name)
+    ]
+    folded = [fold_identifier(n) for n in schema.field_names]
+    if len(set(folded)) != len(folded):
+        problems.append(f"field names {schema.field_names} repeat (ignoring ASCII case)")
+    if problems:
+        raise ValueError("schema names unusable as SQL identifiers: " + "; ".join(problems))

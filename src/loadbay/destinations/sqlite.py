@@ -1,0 +1,172 @@
+"""SQLite through the standard library driver: PRAGMA catalog, temp tables, BEGIN IMMEDIATE.
+
+Storage forms (SQLite has no date, time or boolean storage class): booleans are 0/1 integers;
+dates, datetimes and times are fixed-width ISO 8601 text (datetimes with ``+00:00``), which
+sorts in time order; NaN, which SQLite would turn into NULL, is stored as the text ``NaN``.
+Columns are declared with their logical type names (BOOLEAN, DATE, TIMESTAMP, TIME), whose
+NUMERIC affinity keeps such text as text, so that an existing table can be checked against
+the schema. SQLite stores -0.0 as 0.
+
+A load stages rows in a temp table (its own transaction, which takes no lock on the main
+database, so other writers carry on) and then moves them in one short BEGIN IMMEDIATE
+transaction. The driver's implicit transactions are switched off while we hold the
+connection, so that BEGIN and COMMIT are exactly ours.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import sqlite3
+import uuid
+from collections.abc import Sequence
+from contextlib import AbstractContextManager, nullcontext
+from typing import Any
+
+import polars as pl
+
+from loadbay.destinations.connection import TargetConnection
+from loadbay.destinations.ddl import ColumnInfo, ColumnType, Quote, TableShape, TypeMap
+from loadbay.destinations.frames import DATE_FORMAT, DATETIME_FORMAT, TIME_FORMAT
+
+_TEXT = frozenset({"text", "varchar", "char", "clob"})
+_INTEGER = frozenset({"bigint", "integer", "int"})
+
+SQLITE_TYPES = TypeMap(
+    fields={
+        "string": ColumnType("TEXT", _TEXT),
+        "integer": ColumnType("BIGINT", _INTEGER),
+        "number": ColumnType("REAL", frozenset({"real", "double", "double precision", "float"})),
+        "boolean": ColumnType("BOOLEAN", frozenset({"boolean", "bool"})),
+        "date": ColumnType("DATE", frozenset({"date"})),
+        "datetime": ColumnType("TIMESTAMP", frozenset({"timestamp", "datetime"})),
+        "time": ColumnType("TIME", frozenset({"time"})),
+        "year": ColumnType("INTEGER", _INTEGER),
+    },
+    import_id=ColumnType("TEXT", frozenset({"text"})),
+    row=ColumnType("BIGINT", _INTEGER),
+)
+
+NAN_TEXT = "NaN"
+# SQLite ignores sizes in declared types: VARCHAR(20) holds any text.
+_MODIFIERS = re.compile(r"\s*\(.*?\)")
+
+# pragma_table_xinfo's "hidden" is non-zero for generated columns, which need no value.
+_COLUMNS = 'SELECT name, type, "notnull", dflt_value IS NOT NULL OR hidden <> 0, pk '
+_COLUMNS += "FROM pragma_table_xinfo(?)"
+_UNIQUE_KEYS = """
+    SELECT il.name, ii.name
+    FROM pragma_index_list(?) AS il, pragma_index_info(il.name) AS ii
+    WHERE il."unique" = 1 AND il.partial = 0
+    ORDER BY il.name, ii.seqno
+"""
+
+
+class SqliteConnection(TargetConnection):
+    placeholder = "?"
+    types = SQLITE_TYPES
+
+    def __init__(self, driver: sqlite3.Connection, quote: Quote) -> None:
+        super().__init__(quote)
+        self._conn = driver
+        self._isolation_level = driver.isolation_level
+        driver.isolation_level = None
+
+    def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        return self._conn.execute(sql, params).fetchall()
+
+    def run(self, sql: str, params: Sequence[Any] = ()) -> None:
+        self._conn.execute(sql, params)
+
+    def commit(self) -> None:
+        self._conn.commit()
+
+    def rollback(self) -> None:
+        self._conn.rollback()
+
+    def release(self) -> None:
+        self._conn.rollback()
+        for name in self.temp_tables:
+            self.run(f"DROP TABLE IF EXISTS temp.{self.quote(name)}")
+        self.temp_tables.clear()
+        self._conn.isolation_level = self._isolation_level
+
+    def describe(self, table: str) -> TableShape | None:
+        rows = self.fetch(_COLUMNS, [table])
+        if not rows:
+            return None
+        columns = {
+            name: ColumnInfo(_MODIFIERS.sub("", type_name), bool(not_null), bool(has_default))
+            for name, type_name, not_null, has_default, _ in rows
+        }
+        primary_key = [name for name, *_, position in sorted(rows, key=lambda r: r[4]) if position]
+        keys: dict[str, list[str]] = {}
+        expressions: set[str] = set()
+        for index, column in self.fetch(_UNIQUE_KEYS, [table]):
+            if column is None:  # An expression: such an index cannot serve as a key.
+                expressions.add(index)
+            keys.setdefault(index, []).append(column)
+        unique = {frozenset(k) for index, k in keys.items() if index not in expressions}
+        if primary_key:  # An INTEGER PRIMARY KEY is the rowid and has no index of its own.
+            unique.add(frozenset(primary_key))
+        return TableShape(columns, frozenset(unique))
+
+    def begin_staging(self) -> None:
+        self.run("BEGIN")
+
+    def end_staging(self) -> None:
+        self.commit()
+
+    def begin_write(self, lock_key: int) -> None:
+        # SQLite has one writer at a time; taking the write lock up front serialises us
+        # with every other writer, whatever the key.
+        self.run("BEGIN IMMEDIATE")
+
+    def guard(self) -> AbstractContextManager[Any]:
+        # A failed statement undoes only itself; the transaction goes on.
+        return nullcontext()
+
+    def is_unique_violation(self, error: BaseException) -> bool:
+        return isinstance(error, sqlite3.IntegrityError) and error.sqlite_errorname in {
+            "SQLITE_CONSTRAINT_PRIMARYKEY",
+            "SQLITE_CONSTRAINT_UNIQUE",
+        }
+
+    def import_id_param(self, import_id: uuid.UUID) -> Any:
+        return str(import_id)
+
+    def temp_table_sql(self, quoted_name: str, columns_sql: str) -> str:
+        return f"CREATE TEMP TABLE {quoted_name} ({columns_sql})"
+
+    def copy_rows(self, table: str, frame: pl.DataFrame) -> None:
+        columns = ", ".join(map(self.quote, frame.columns))
+        marks = ", ".join("?" * frame.width)
+        self._conn.executemany(
+            f"INSERT INTO temp.{self.quote(table)} ({columns}) VALUES ({marks})",
+            zip(*storage_columns(frame), strict=True),
+        )
+
+
+def storage_columns(frame: pl.DataFrame) -> list[list[Any]]:
+    """``frame``'s columns as lists of the values SQLite stores (see the module docstring)."""
+    encoded = frame.select(_storage_expression(name, dtype) for name, dtype in frame.schema.items())
+    columns = [series.to_list() for series in encoded.iter_columns()]
+    for index, dtype in enumerate(frame.schema.values()):
+        if dtype == pl.Float64 and frame.to_series(index).is_nan().any():
+            columns[index] = [
+                NAN_TEXT if v is not None and math.isnan(v) else v for v in columns[index]
+            ]
+    return columns
+
+
+def _storage_expression(name: str, dtype: pl.DataType) -> pl.Expr:
+    column = pl.col(name)
+    if dtype == pl.Boolean:
+        return column.cast(pl.Int8)
+    if dtype == pl.Date:
+        return column.dt.strftime(DATE_FORMAT)
+    if dtype == pl.Datetime:
+        return column.dt.strftime(DATETIME_FORMAT)
+    if dtype == pl.Time:
+        return column.dt.strftime(TIME_FORMAT)
+    return column

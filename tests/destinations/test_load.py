@@ -1,0 +1,400 @@
+"""load(): the three modes, all-or-nothing, retries, conflicts, hostile names, volume."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import polars as pl
+import pytest
+import sqlalchemy as sa
+
+from loadbay.destinations import (
+    LoadConflict,
+    SqlDestination,
+    UpsertRequiresPrimaryKey,
+)
+from loadbay.errors import ErrorDetail, InvalidInput
+from loadbay.schemas.model import TableSchema
+from tests.destinations.helpers import (
+    HOSTILE_FIELDS,
+    HOSTILE_TABLE,
+    batch,
+    make_schema,
+    never_read,
+    query,
+    quote,
+    read,
+    temp_tables,
+)
+
+PEOPLE = make_schema(
+    [
+        {"name": "id", "type": "integer"},
+        {"name": "name", "type": "string", "constraints": {"required": True}},
+        {"name": "email", "type": "string", "constraints": {"unique": True}},
+    ],
+    primaryKey="id",
+)
+
+
+def person(i: int, name: str | None = None) -> dict[str, Any]:
+    return {"id": i, "name": name or f"P{i}", "email": f"p{i}@example.com"}
+
+
+def people(engine: sa.Engine) -> list[tuple[Any, ...]]:
+    return query(engine, "SELECT id, name, email FROM people ORDER BY id")
+
+
+def load(
+    destination: SqlDestination,
+    rows: list[dict[str, Any]],
+    mode: Any = "insert",
+    *,
+    import_id: uuid.UUID | None = None,
+    schema: TableSchema = PEOPLE,
+) -> int:
+    return destination.load(
+        schema, [batch(schema, rows)], import_id=import_id or uuid.uuid4(), mode=mode
+    )
+
+
+@pytest.fixture
+def seeded(destination: SqlDestination) -> uuid.UUID:
+    """People 1 and 2, loaded by one import whose id is returned."""
+    import_id = uuid.uuid4()
+    assert load(destination, [person(1), person(2)], import_id=import_id) == 2
+    return import_id
+
+
+def test_insert_loads_every_batch(destination: SqlDestination, target_engine: sa.Engine) -> None:
+    import_id = uuid.uuid4()
+    batches = [
+        batch(PEOPLE, [person(1), person(2)], first_row=1),
+        batch(PEOPLE, [], first_row=3),
+        batch(PEOPLE, [person(3)], first_row=3),
+    ]
+
+    loaded = destination.load(PEOPLE, iter(batches), import_id=import_id, mode="insert")
+
+    assert loaded == 3
+    assert people(target_engine) == [
+        (1, "P1", "p1@example.com"),
+        (2, "P2", "p2@example.com"),
+        (3, "P3", "p3@example.com"),
+    ]
+    stored_ids = query(target_engine, "SELECT DISTINCT _loadbay_import_id FROM people")
+    assert [str(i) for (i,) in stored_ids] == [str(import_id)]
+    assert read(target_engine, "people", ["_loadbay_row"]) == [(1,), (2,), (3,)]
+    assert destination.count_rows(PEOPLE) == 3
+    assert destination.count_rows(PEOPLE, import_id=import_id) == 3
+    assert destination.count_rows(PEOPLE, import_id=uuid.uuid4()) == 0
+
+
+def test_insert_key_conflict_changes_nothing(
+    destination: SqlDestination,
+    destination_engine: sa.Engine,
+    target_engine: sa.Engine,
+    seeded: uuid.UUID,
+) -> None:
+    with pytest.raises(LoadConflict) as caught:
+        load(destination, [person(3), person(2, "Bob"), person(4)])
+
+    error = caught.value
+    assert error.detail == (
+        'nothing was loaded into table "people": 1 row(s) have a key that exists in the '
+        "table already or repeats within the import"
+    )
+    assert error.errors == [
+        ErrorDetail(
+            'key ("id") = (2) exists in the table already',
+            row=2,
+            column="id",
+            value=2,
+            rule="primaryKey",
+        ),
+        ErrorDetail(
+            'key ("email") = ("p2@example.com") exists in the table already',
+            row=2,
+            column="email",
+            value="p2@example.com",
+            rule="unique",
+        ),
+    ]
+    assert people(target_engine) == [(1, "P1", "p1@example.com"), (2, "P2", "p2@example.com")]
+    assert temp_tables(destination_engine) == []
+
+
+def test_unique_column_conflict_is_a_load_conflict(
+    destination: SqlDestination, target_engine: sa.Engine, seeded: uuid.UUID
+) -> None:
+    clash = {"id": 9, "name": "Nine", "email": "p1@example.com"}
+    with pytest.raises(LoadConflict) as caught:
+        load(destination, [clash])
+
+    assert [(e.row, e.column, e.rule) for e in caught.value.errors] == [(1, "email", "unique")]
+    assert destination.count_rows(PEOPLE) == 2
+
+
+def test_key_repeated_within_the_import_is_a_load_conflict(
+    destination: SqlDestination, target_engine: sa.Engine
+) -> None:
+    rows = [person(1), person(2), {"id": 1, "name": "again", "email": "other@example.com"}]
+    with pytest.raises(LoadConflict) as caught:
+        load(destination, rows)
+
+    assert [(e.row, e.message) for e in caught.value.errors] == [
+        (1, 'key ("id") = (1) repeats within this import'),
+        (3, 'key ("id") = (1) repeats within this import'),
+    ]
+    assert people(target_engine) == []
+
+
+def test_composite_key_conflict_reports_every_part(destination: SqlDestination) -> None:
+    schema = make_schema(
+        [{"name": "a", "type": "integer"}, {"name": "b", "type": "string"}], primaryKey=["a", "b"]
+    )
+    load(destination, [{"a": 1, "b": "x"}], schema=schema)
+
+    with pytest.raises(LoadConflict) as caught:
+        load(destination, [{"a": 1, "b": "y"}, {"a": 1, "b": "x"}], schema=schema)
+
+    assert caught.value.errors == [
+        ErrorDetail(
+            'key ("a", "b") = (1, "x") exists in the table already',
+            row=2,
+            value={"a": 1, "b": "x"},
+            rule="primaryKey",
+        )
+    ]
+
+
+def test_upsert_updates_matching_rows_and_inserts_the_rest(
+    destination: SqlDestination, target_engine: sa.Engine, seeded: uuid.UUID
+) -> None:
+    import_id = uuid.uuid4()
+
+    loaded = load(destination, [person(2, "Bob"), person(3)], "upsert", import_id=import_id)
+
+    assert loaded == 2
+    assert people(target_engine) == [
+        (1, "P1", "p1@example.com"),
+        (2, "Bob", "p2@example.com"),
+        (3, "P3", "p3@example.com"),
+    ]
+    # The updated row now belongs to the upserting import, with its row number there.
+    assert destination.count_rows(PEOPLE, import_id=import_id) == 2
+    assert destination.count_rows(PEOPLE, import_id=seeded) == 1
+    assert read(target_engine, "people", ["id", "_loadbay_row"]) == [(1, 1), (2, 1), (3, 2)]
+
+
+def test_upsert_needs_a_primary_key(destination: SqlDestination, target_engine: sa.Engine) -> None:
+    schema = make_schema([{"name": "a"}])
+    with pytest.raises(UpsertRequiresPrimaryKey) as caught:
+        destination.load(schema, never_read(), import_id=uuid.uuid4(), mode="upsert")
+
+    assert isinstance(caught.value, InvalidInput)
+    assert caught.value.detail == (
+        'schema "people" has no primaryKey, so rows cannot be matched for an upsert; add a '
+        "primaryKey to the schema or load with mode 'insert' or 'replace'"
+    )
+    assert sa.inspect(target_engine).get_table_names() == []
+
+
+def test_upsert_with_a_repeated_key_changes_nothing(
+    destination: SqlDestination, target_engine: sa.Engine, seeded: uuid.UUID
+) -> None:
+    with pytest.raises(LoadConflict) as caught:
+        load(destination, [person(2), person(5), {"id": 2, "name": "B", "email": "b@x"}], "upsert")
+
+    assert [(e.row, e.column, e.rule) for e in caught.value.errors] == [
+        (1, "id", "primaryKey"),
+        (3, "id", "primaryKey"),
+    ]
+    assert people(target_engine) == [(1, "P1", "p1@example.com"), (2, "P2", "p2@example.com")]
+
+
+def test_upsert_clash_on_a_unique_column_of_another_row(
+    destination: SqlDestination, target_engine: sa.Engine, seeded: uuid.UUID
+) -> None:
+    # Row 1 keeps person 2's own e-mail (an update, no clash); row 2 takes person 1's.
+    rows = [person(2, "Bob"), {"id": 3, "name": "C", "email": "p1@example.com"}]
+    with pytest.raises(LoadConflict) as caught:
+        load(destination, rows, "upsert")
+
+    assert [(e.row, e.column) for e in caught.value.errors] == [(2, "email")]
+    assert people(target_engine) == [(1, "P1", "p1@example.com"), (2, "P2", "p2@example.com")]
+
+
+def test_replace_swaps_the_whole_table(
+    destination: SqlDestination, target_engine: sa.Engine, seeded: uuid.UUID
+) -> None:
+    # Person 2 comes back: no conflict, since the old rows go first.
+    assert load(destination, [person(2, "Bob"), person(7)], "replace") == 2
+    assert people(target_engine) == [(2, "Bob", "p2@example.com"), (7, "P7", "p7@example.com")]
+
+
+def test_replace_with_nothing_empties_the_table(
+    destination: SqlDestination, seeded: uuid.UUID
+) -> None:
+    assert destination.load(PEOPLE, [], import_id=uuid.uuid4(), mode="replace") == 0
+    assert destination.count_rows(PEOPLE) == 0
+
+
+def test_failed_replace_keeps_the_old_rows(
+    destination: SqlDestination, target_engine: sa.Engine, seeded: uuid.UUID
+) -> None:
+    with pytest.raises(LoadConflict):
+        load(destination, [person(5), person(5)], "replace")
+    assert people(target_engine) == [(1, "P1", "p1@example.com"), (2, "P2", "p2@example.com")]
+
+
+class Cancelled(Exception):
+    pass
+
+
+@pytest.mark.parametrize("mode", ["insert", "upsert", "replace"])
+def test_error_from_the_batches_rolls_everything_back(
+    destination: SqlDestination,
+    destination_engine: sa.Engine,
+    target_engine: sa.Engine,
+    seeded: uuid.UUID,
+    mode: Any,
+) -> None:
+    def batches() -> Iterator[pl.DataFrame]:
+        yield batch(PEOPLE, [person(2, "Bob"), person(3)])
+        yield batch(PEOPLE, [person(4)], first_row=3)
+        raise Cancelled
+
+    import_id = uuid.uuid4()
+    with pytest.raises(Cancelled):
+        destination.load(PEOPLE, batches(), import_id=import_id, mode=mode)
+
+    assert people(target_engine) == [(1, "P1", "p1@example.com"), (2, "P2", "p2@example.com")]
+    assert temp_tables(destination_engine) == []
+    # The connection went back to the pool clean: the same import can load now.
+    assert load(destination, [person(3)], import_id=import_id) == 1
+
+
+def test_retry_of_a_loaded_import_loads_nothing_twice(
+    destination: SqlDestination, target_engine: sa.Engine, seeded: uuid.UUID
+) -> None:
+    again = destination.load(PEOPLE, never_read(), import_id=seeded, mode="insert")
+
+    assert again == 2
+    assert destination.count_rows(PEOPLE) == 2
+
+
+def test_import_committed_by_another_attempt_while_staging(
+    destination: SqlDestination, target_engine: sa.Engine
+) -> None:
+    """Two attempts of one import race: the one that commits second loads nothing."""
+    import_id = uuid.uuid4()
+    other = SqlDestination(target_engine)
+    destination.ensure_table(PEOPLE)
+
+    def batches() -> Iterator[pl.DataFrame]:
+        yield batch(PEOPLE, [person(1), person(2)])
+        assert load(other, [person(1), person(2)], import_id=import_id) == 2
+
+    assert destination.load(PEOPLE, batches(), import_id=import_id, mode="insert") == 2
+    assert destination.count_rows(PEOPLE) == 2
+
+
+def test_wrong_batch_dtype_is_refused(destination: SqlDestination, seeded: uuid.UUID) -> None:
+    wrong = batch(PEOPLE, [person(3)]).with_columns(pl.col("id").cast(pl.Int32))
+    with pytest.raises(ValueError, match="'id' is Int32, expected Int64"):
+        destination.load(PEOPLE, [wrong], import_id=uuid.uuid4(), mode="insert")
+    nameless = batch(PEOPLE, [person(3), {"id": 4}])
+    with pytest.raises(ValueError, match=r"nulls in required column\(s\) \['id', 'name'\]"):
+        destination.load(
+            PEOPLE,
+            [nameless.with_columns(id=pl.lit(None, pl.Int64))],
+            import_id=uuid.uuid4(),
+            mode="insert",
+        )
+    missing = batch(PEOPLE, [person(3)]).drop("_loadbay_row")
+    with pytest.raises(ValueError, match=r"batch lacks column\(s\) \['_loadbay_row'\]"):
+        destination.load(PEOPLE, [missing], import_id=uuid.uuid4(), mode="insert")
+    assert destination.count_rows(PEOPLE) == 2
+
+
+def test_unknown_mode_is_refused(destination: SqlDestination) -> None:
+    with pytest.raises(ValueError, match="unknown load mode 'merge'"):
+        destination.load(PEOPLE, never_read(), import_id=uuid.uuid4(), mode="merge")  # type: ignore[arg-type]
+
+
+def test_count_rows_without_a_table_is_zero(destination: SqlDestination) -> None:
+    assert destination.count_rows(PEOPLE) == 0
+    assert destination.count_rows(PEOPLE, import_id=uuid.uuid4()) == 0
+
+
+def test_hostile_identifiers(destination: SqlDestination, target_engine: sa.Engine) -> None:
+    query(target_engine, "CREATE TABLE y (a INTEGER)")
+    query(target_engine, "CREATE TABLE x (a INTEGER)")
+    fields = [{"name": n, "type": "integer" if n == "%s" else "string"} for n in HOSTILE_FIELDS]
+    schema = make_schema(
+        fields, primaryKey=["%s", ";--"], **{"x-loadbay": {"table": HOSTILE_TABLE}}
+    )
+    row = {n: f"v {n}" for n in HOSTILE_FIELDS} | {"%s": 1}
+
+    assert load(destination, [row, row | {"%s": 2}], schema=schema) == 2
+    assert load(destination, [row | {"it's": "changed"}], "upsert", schema=schema) == 1
+    with pytest.raises(LoadConflict) as caught:
+        load(destination, [row], schema=schema)
+
+    assert caught.value.errors[0].value == {"%s": 1, ";--": "v ;--"}
+    keys = batch(schema, [row, row | {";--": "other"}]).select("%s", ";--")
+    assert destination.existing_keys(schema, keys).to_list() == [True, False]
+    stored = read(target_engine, HOSTILE_TABLE, HOSTILE_FIELDS)
+    changed = row | {"it's": "changed"}
+    assert stored[0] == tuple(changed[n] for n in HOSTILE_FIELDS)
+    assert len(stored) == 2
+
+    evolved = make_schema(
+        [*fields, {"name": "new 'col'\"; --", "type": "date", "constraints": {"unique": True}}],
+        primaryKey=["%s", ";--"],
+        **{"x-loadbay": {"table": HOSTILE_TABLE}},
+    )
+    destination.ensure_table(evolved)
+    assert destination.count_rows(evolved) == 2
+    assert sorted(sa.inspect(target_engine).get_table_names()) == sorted(["x", "y", HOSTILE_TABLE])
+    assert quote(target_engine, HOSTILE_TABLE) == '"x""; DROP TABLE y; --"'
+
+
+def test_a_hundred_thousand_rows(destination: SqlDestination, target_engine: sa.Engine) -> None:
+    schema = make_schema(
+        [
+            {"name": "id", "type": "integer"},
+            {"name": "label", "type": "string"},
+            {"name": "score", "type": "number"},
+            {"name": "flag", "type": "boolean"},
+        ],
+        primaryKey="id",
+    )
+    ids = pl.int_range(100_000, eager=True)
+    rows = pl.DataFrame(
+        {
+            "id": ids,
+            "label": "row " + ids.cast(pl.String),
+            "score": ids.cast(pl.Float64) / 4,
+            "flag": ids % 3 == 0,
+            "_loadbay_row": ids + 1,
+        }
+    )
+    batches = (rows.slice(offset, 25_000) for offset in range(0, 100_000, 25_000))
+
+    assert destination.load(schema, batches, import_id=uuid.uuid4(), mode="insert") == 100_000
+
+    assert query(target_engine, "SELECT count(*), sum(id), sum(score) FROM people") == [
+        (100_000, 4_999_950_000, 1_249_987_500.0)
+    ]
+    [(label, flag)] = query(target_engine, "SELECT label, flag FROM people WHERE id = 99999")
+    assert (label, bool(flag)) == ("row 99999", True)
+    keys = pl.DataFrame({"id": pl.int_range(50_000, 150_000, eager=True)})
+    found = destination.existing_keys(schema, keys)
+    assert found.len() == 100_000
+    assert found.sum() == 50_000
+    assert found[49_999]
+    assert not found[50_000]
