@@ -1,0 +1,323 @@
+"""The import aggregate's service: create, validate and load imports; read them back.
+
+Inline JSON imports (``POST /api/imports`` with ``records``) run synchronously here: validate
+every record, store the errors, then load through the SQL destination all-or-nothing. Every
+state change is an UPDATE guarded by the expected previous state.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import polars as pl
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from loadbay.context import AppContext
+from loadbay.db import transaction, utcnow
+from loadbay.destinations.errors import (
+    LoadConflict,
+    TableMismatch,
+    UnstorableValue,
+    UpsertRequiresPrimaryKey,
+)
+from loadbay.destinations.sql import SqlDestination
+from loadbay.errors import ErrorDetail
+from loadbay.imports.errors import ImportNotFound, StateConflict, TooManyRecords
+from loadbay.imports.models import ImportError_, ImportRecord
+from loadbay.imports.states import ImportState
+from loadbay.observability.metrics import count_imported_rows
+from loadbay.schemas.model import TableSchema
+from loadbay.schemas.service import get_schema
+from loadbay.validation import CellError, ErrorBudget, Validator, batch_from_records, compile_schema
+
+Mode = Literal["insert", "upsert", "replace"]
+OnError = Literal["abort", "skip"]
+
+# Records validated per batch: large enough for polars to pay off, small enough that the
+# per-batch working set stays modest next to the request body already in memory.
+BATCH_ROWS = 25_000
+
+
+@dataclass(frozen=True, slots=True)
+class RecordsImport:
+    """A request to import inline JSON records."""
+
+    schema: str
+    records: Sequence[Any]
+    schema_version: int | None = None
+    mode: Mode = "insert"
+    on_error: OnError = "abort"
+    budget: ErrorBudget = field(default_factory=ErrorBudget)
+
+
+@dataclass(slots=True)
+class _Validated:
+    valid: list[pl.DataFrame]
+    errors: list[CellError]
+    rows_valid: int = 0
+    rows_invalid: int = 0
+    errors_total: int = 0
+    budget_exceeded: bool = False
+
+
+def create_records_import(context: AppContext, *, command: RecordsImport) -> ImportRecord:
+    """Validate and load ``command.records``; the returned import is completed or failed."""
+    settings = context.settings
+    if len(command.records) > settings.max_records:
+        raise TooManyRecords(
+            f"{len(command.records)} records in one request; the limit is "
+            f"{settings.max_records} (LOADBAY_MAX_RECORDS)",
+            limit=settings.max_records,
+        )
+    with transaction(context.sessions) as session:
+        info = get_schema(session, name=command.schema, version=command.schema_version)
+        if command.mode == "upsert" and not info.schema.primary_key:
+            raise UpsertRequiresPrimaryKey(info.name)
+        record = ImportRecord(
+            id=uuid.uuid4(),
+            schema_name=info.name,
+            schema_version=info.version,
+            table_name=info.schema.table_name,
+            source="records",
+            state=ImportState.VALIDATING,
+            mode=command.mode,
+            on_error=command.on_error,
+            rows_total=len(command.records),
+        )
+        session.add(record)
+    destination = SqlDestination(context.target_engine)
+    state = ImportState.VALIDATING
+    try:
+        validated = _validate(info.schema, command, destination)
+        failure = _validation_failure(validated, command)
+        with transaction(context.sessions) as session:
+            _store_errors(session, record.id, validated.errors, settings.max_stored_errors)
+            _transition(
+                session,
+                record.id,
+                state,
+                ImportState.FAILED if failure else ImportState.COMMITTING,
+                rows_valid=validated.rows_valid,
+                rows_invalid=validated.rows_invalid,
+                errors_total=validated.errors_total,
+                errors_stored=min(len(validated.errors), settings.max_stored_errors),
+                budget_exceeded=validated.budget_exceeded,
+                progress=1.0 if failure else 0.5,
+                failure=failure,
+            )
+        if failure:
+            count_imported_rows(invalid=validated.rows_invalid, rejected=validated.rows_valid)
+            return _reload(context, record.id)
+        state = ImportState.COMMITTING
+        loaded = destination.load(
+            info.schema, iter(validated.valid), import_id=record.id, mode=command.mode
+        )
+    except (LoadConflict, TableMismatch, UnstorableValue) as exc:
+        # The target refused the rows and is unchanged; keep the rows it named as errors.
+        _fail(context, record.id, state, exc.slug, exc.detail, errors=exc.errors)
+        return _reload(context, record.id)
+    except BaseException:
+        # Nothing was loaded (the destination rolled back), and the import must not stay
+        # in a working state forever. The error propagates: it is a bug or an outage.
+        _fail(context, record.id, state, "internal-error", "the import failed unexpectedly")
+        raise
+    with transaction(context.sessions) as session:
+        _transition(
+            session, record.id, state, ImportState.COMPLETED, rows_loaded=loaded, progress=1.0
+        )
+    count_imported_rows(loaded=loaded, invalid=validated.rows_invalid)
+    return _reload(context, record.id)
+
+
+def _fail(
+    context: AppContext,
+    import_id: uuid.UUID,
+    state: ImportState,
+    kind: str,
+    detail: str,
+    *,
+    errors: Sequence[ErrorDetail] = (),
+) -> None:
+    limit = context.settings.max_stored_errors
+    with transaction(context.sessions) as session:
+        stored = session.scalar(
+            sa.select(ImportRecord.errors_stored).where(ImportRecord.id == import_id)
+        )
+        room = max(0, limit - (stored or 0))
+        _store_errors(session, import_id, errors, room)
+        _transition(
+            session,
+            import_id,
+            state,
+            ImportState.FAILED,
+            progress=1.0,
+            errors_stored=(stored or 0) + min(len(errors), room),
+            failure=_failure(kind, detail),
+        )
+
+
+def _reload(context: AppContext, import_id: uuid.UUID) -> ImportRecord:
+    with context.sessions() as session:
+        return get_import(session, import_id=import_id)
+
+
+def _validate(
+    schema: TableSchema, command: RecordsImport, destination: SqlDestination
+) -> _Validated:
+    # In insert mode a key already in the target table is an error now, not a failed load later.
+    existing = None
+    if command.mode == "insert":
+
+        def existing(keys: pl.DataFrame) -> pl.Series:
+            return destination.existing_keys(schema, keys)
+
+    validator = Validator(compile_schema(schema), budget=command.budget, existing_keys=existing)
+    out = _Validated(valid=[], errors=[])
+    for start in range(0, len(command.records), BATCH_ROWS):
+        chunk = command.records[start : start + BATCH_ROWS]
+        batch, pre_errors = batch_from_records(chunk, schema, first_row=start + 1)
+        result = validator.validate(batch, pre_errors=pre_errors)
+        out.valid.append(result.valid)
+        out.errors.extend(result.errors)
+        if result.budget_exceeded:
+            break
+    else:
+        validator.finish()  # the ratio budget over the whole input, however small
+    out.rows_valid = validator.rows_valid
+    out.rows_invalid = validator.rows_invalid
+    out.errors_total = validator.errors_total
+    out.budget_exceeded = validator.budget_exceeded
+    return out
+
+
+def _validation_failure(validated: _Validated, command: RecordsImport) -> str | None:
+    if validated.budget_exceeded:
+        return _failure(
+            "error-budget-exceeded",
+            f"validation stopped after {validated.errors_total} error(s) in "
+            f"{validated.rows_valid + validated.rows_invalid} record(s): the error budget "
+            "was exceeded; nothing was loaded",
+        )
+    if validated.rows_invalid and command.on_error == "abort":
+        return _failure(
+            "validation-failed",
+            f"{validated.rows_invalid} of {len(command.records)} record(s) are invalid "
+            f"({validated.errors_total} error(s)); nothing was loaded (on_error=abort)",
+        )
+    return None
+
+
+def _failure(kind: str, detail: str) -> str:
+    return json.dumps({"type": kind, "detail": detail})
+
+
+def failure_of(record: ImportRecord) -> dict[str, str] | None:
+    if record.failure is None:
+        return None
+    failure: dict[str, str] = json.loads(record.failure)
+    return failure
+
+
+def _store_errors(
+    session: Session,
+    import_id: uuid.UUID,
+    errors: Sequence[CellError] | Sequence[ErrorDetail],
+    limit: int,
+) -> None:
+    """Keep the first ``limit`` errors: the validator's, or the rows a load refused."""
+    rows = [
+        {
+            "import_id": import_id,
+            "row": e.row or 0,
+            "column": e.column,
+            "value": None if e.value is None else str(e.value),
+            "rule": e.rule or "load",
+            "message": e.message,
+        }
+        for e in errors[:limit]
+    ]
+    if rows:
+        session.execute(sa.insert(ImportError_), rows)
+
+
+def _transition(
+    session: Session,
+    import_id: uuid.UUID,
+    expected: ImportState,
+    new: ImportState,
+    **values: Any,
+) -> None:
+    now = utcnow()
+    values |= {"state": new, "updated_at": now}
+    if new in (ImportState.COMPLETED, ImportState.FAILED, ImportState.CANCELLED):
+        values["finished_at"] = now
+    result = session.execute(
+        sa.update(ImportRecord)
+        .where(ImportRecord.id == import_id, ImportRecord.state == expected)
+        .values(**values)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise StateConflict(
+            f"import {import_id} is no longer {expected.value}; it cannot become {new.value}"
+        )
+
+
+def get_import(session: Session, *, import_id: uuid.UUID) -> ImportRecord:
+    record = session.get(ImportRecord, import_id)
+    if record is None:
+        raise ImportNotFound(f"no import with id {import_id}")
+    return record
+
+
+def list_imports(
+    session: Session,
+    *,
+    limit: int,
+    state: ImportState | None = None,
+    schema: str | None = None,
+    before: tuple[Any, uuid.UUID] | None = None,
+) -> list[ImportRecord]:
+    """Newest first; ``before`` is the (created_at, id) of the last item of the previous page."""
+    query = sa.select(ImportRecord).order_by(ImportRecord.created_at.desc(), ImportRecord.id.desc())
+    if state is not None:
+        query = query.where(ImportRecord.state == state)
+    if schema is not None:
+        query = query.where(ImportRecord.schema_name == schema)
+    if before is not None:
+        created_at, last_id = before
+        query = query.where(
+            sa.or_(
+                ImportRecord.created_at < created_at,
+                sa.and_(ImportRecord.created_at == created_at, ImportRecord.id < last_id),
+            )
+        )
+    return list(session.scalars(query.limit(limit)))
+
+
+def list_errors(
+    session: Session, *, import_id: uuid.UUID, limit: int | None, after: int = 0
+) -> list[ImportError_]:
+    """Stored errors in row order; ``after`` is the id of the last error already seen."""
+    query = (
+        sa.select(ImportError_)
+        .where(ImportError_.import_id == import_id, ImportError_.id > after)
+        .order_by(ImportError_.id)
+    )
+    if limit is not None:
+        query = query.limit(limit)
+    return list(session.scalars(query))
+
+
+def iter_errors(
+    session: Session, *, import_id: uuid.UUID, page: int = 5000
+) -> Iterator[ImportError_]:
+    """Every stored error, fetched page by page (for downloads)."""
+    after = 0
+    while errors := list_errors(session, import_id=import_id, limit=page, after=after):
+        yield from errors
+        after = errors[-1].id
