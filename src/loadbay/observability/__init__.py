@@ -1,0 +1,1 @@
+"""Metrics (Prometheus), dashboard statistics, structured logs and health probes."""

@@ -1,0 +1,92 @@
+"""Prometheus metrics: defined once per process, recorded by small functions.
+
+With ``PROMETHEUS_MULTIPROC_DIR`` set (several uvicorn or gunicorn workers), prometheus-client
+writes every value to memory-mapped files in that directory and ``/metrics`` aggregates the
+files of all workers, so any worker answers for the whole server. The variable must be set
+before the process starts (prometheus-client reads it at import) and the directory emptied
+between runs, as prometheus-client documents.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Literal
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+# Seconds; dense below 100 ms where API latency lives, sparse up to the slow imports.
+LATENCY_BUCKETS = (
+    0.001, 0.0025, 0.005, 0.0075, 0.01, 0.025, 0.05, 0.075,
+    0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
+)  # fmt: skip
+
+REQUEST_DURATION = Histogram(
+    "http_request_duration_seconds",
+    "Time from receiving a request to sending its last body byte.",
+    ("route", "method", "status"),
+    buckets=LATENCY_BUCKETS,
+)
+REQUESTS_IN_FLIGHT = Gauge(
+    "http_requests_in_flight",
+    "Requests being served right now.",
+    multiprocess_mode="livesum",
+)
+ROWS_IMPORTED = Counter(
+    "loadbay_rows_imported",
+    "Rows handled by imports, by outcome (loaded, invalid, rejected).",
+    ("outcome",),
+)
+BYTES_UPLOADED = Counter(
+    "loadbay_uploaded_bytes",
+    "Bytes received and stored by uploads (tus and multipart).",
+)
+RATE_LIMITED = Counter(
+    "loadbay_rate_limited_requests",
+    "Requests refused with 429 by the rate limiter, by route group.",
+    ("group",),
+)
+
+RowOutcome = Literal["loaded", "invalid", "rejected"]
+
+
+def observe_request(*, route: str, method: str, status: int, seconds: float) -> None:
+    REQUEST_DURATION.labels(route=route, method=method, status=str(status)).observe(seconds)
+
+
+def count_imported_rows(*, loaded: int = 0, invalid: int = 0, rejected: int = 0) -> None:
+    """Called by the import service when an import ends: ``loaded`` rows reached the target,
+    ``invalid`` rows broke the schema, ``rejected`` valid rows were not loaded because the
+    import failed as a whole."""
+    for outcome, count in (("loaded", loaded), ("invalid", invalid), ("rejected", rejected)):
+        if count:
+            ROWS_IMPORTED.labels(outcome=outcome).inc(count)
+
+
+def count_uploaded_bytes(count: int) -> None:
+    """Called by the uploads package for every chunk made durable."""
+    if count > 0:
+        BYTES_UPLOADED.inc(count)
+
+
+def count_rate_limited(group: str) -> None:
+    RATE_LIMITED.labels(group=group).inc()
+
+
+def exposition() -> tuple[bytes, str]:
+    """The text format of every metric, aggregated over workers in multiprocess mode."""
+    if os.environ.get(MULTIPROC_ENV):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        return generate_latest(registry), CONTENT_TYPE_LATEST
+    return generate_latest(REGISTRY), CONTENT_TYPE_LATEST

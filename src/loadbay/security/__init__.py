@@ -1,0 +1,1 @@
+"""API keys and scopes, rate limits, sessions with CSRF protection, CORS."""

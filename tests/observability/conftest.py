@@ -1,0 +1,3 @@
+from tests.imports.conftest import customers
+
+__all__ = ["customers"]
