@@ -1,0 +1,94 @@
+"""``create_app(settings)``: the FastAPI application with its routers and middleware."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from loadbay import __version__
+from loadbay.api_errors import install_error_handlers, install_problem_openapi
+from loadbay.context import AppContext
+from loadbay.db import transaction
+from loadbay.imports.router import router as imports_router
+from loadbay.observability.logs import configure_logging
+from loadbay.observability.middleware import ObservabilityMiddleware
+from loadbay.observability.router import router as observability_router
+from loadbay.observability.stats import RequestStats
+from loadbay.request_id import RequestIdMiddleware
+from loadbay.schemas.router import router as schemas_router
+from loadbay.schemas.service import load_directory
+from loadbay.security.auth import AuthMiddleware, announce_auth_mode
+from loadbay.security.openapi import install_security_openapi
+from loadbay.security.ratelimit import RateLimiter, RateLimitMiddleware
+from loadbay.security.router import router as keys_router
+from loadbay.security.session_router import router as session_router
+from loadbay.security.sessions import SessionSigner
+from loadbay.settings import Settings
+from loadbay.uploads.cors import install_cors
+from loadbay.uploads.router import router as uploads_router
+from loadbay.uploads.service import sweep_periodically
+from loadbay.uploads.store import UploadStore
+from loadbay.uploads.tus import TusMiddleware
+
+logger = logging.getLogger("loadbay")
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    configure_logging(level=settings.log_level, fmt=settings.log_format)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        context = AppContext.build(settings)
+        context.start()
+        announce_auth_mode(context)
+        if settings.schemas_dir is not None:
+            with transaction(context.sessions) as session:
+                names = load_directory(session, settings.schemas_dir)
+            logger.info("registered %d schema(s) from %s", len(names), settings.schemas_dir)
+        app.state.context = context
+        app.state.upload_store = store = UploadStore.at(settings.data_dir)
+        sweeper = asyncio.create_task(sweep_periodically(context, store), name="upload-sweep")
+        try:
+            yield
+        finally:
+            sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeper
+            context.close()
+
+    app = FastAPI(
+        title="loadbay",
+        version=__version__,
+        summary="Self-hosted data import service",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.request_stats = stats = RequestStats()
+    app.state.session_signer = SessionSigner.from_settings(settings)
+    # Middleware, innermost first (each add_middleware wraps the ones added before it).
+    app.add_middleware(
+        RateLimitMiddleware,
+        limiter=RateLimiter.from_settings(settings),
+        trust_proxy=settings.trust_proxy,
+    )
+    app.add_middleware(AuthMiddleware, settings=settings, sessions=app.state.session_signer)
+    install_cors(app, settings.cors_origins)
+    app.add_middleware(TusMiddleware)
+    app.add_middleware(ObservabilityMiddleware, stats=stats)
+    app.add_middleware(RequestIdMiddleware)
+    install_error_handlers(app)
+    install_problem_openapi(app)
+    install_security_openapi(app, settings)
+    app.include_router(schemas_router)
+    app.include_router(imports_router)
+    app.include_router(uploads_router)
+    app.include_router(observability_router)
+    app.include_router(keys_router)
+    app.include_router(session_router)
+    return app
