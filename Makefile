@@ -57,8 +57,10 @@ format: install-dev ## apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix src tests bench
 	$(BIN)/ruff format src tests bench
 
-bench: install-dev ## run the benchmarks in bench/ (prints ratios against same-run anchors)
+bench: install-dev ## run the benchmarks in bench/ (each prints ratios against same-run anchors)
 	$(BIN)/python bench/validate.py
+	$(BIN)/python bench/upload.py
+	$(BIN)/python bench/load.py
 
 lock: $(UV) ## regenerate the hash-pinned lock files from pyproject.toml (needs network)
 	$(UV) pip compile pyproject.toml requirements-build.in --universal --generate-hashes --python-version 3.11 -o requirements.lock -q

@@ -93,7 +93,7 @@ def field_documents(draw: st.DrawFn, name: str) -> dict[str, Any]:
     if type_ == "string":
         field["format"] = draw(st.sampled_from(STRING_FORMATS))
     elif type_ in ("date", "datetime", "time"):
-        field["format"] = draw(st.sampled_from(["default", "any", "%d/%m/%Y %H:%M"]))
+        field["format"] = draw(st.sampled_from(["default", "%d/%m/%Y %H:%M"]))
     if type_ == "boolean" and draw(st.booleans()):
         field |= {"trueValues": ["yes", "Y"], "falseValues": ["no", "N"]}
     if draw(st.booleans()):

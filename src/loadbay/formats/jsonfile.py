@@ -30,11 +30,9 @@ from loadbay.formats.limits import MAX_BATCH_CELLS, MAX_COLUMNS, MAX_FIELD_CHARS
 from loadbay.formats.model import Detected, SourceBatch
 from loadbay.formats.source import decode_error, open_text
 from loadbay.validation.errors import CellError, preview
-from loadbay.validation.records import _json_kind, _json_text, _typed_column
+from loadbay.validation.records import not_an_object, texts_and_kinds
 
 _CHUNK_CHARS = 1 << 20
-_TEXT_TYPES = frozenset({str, type(None)})
-_KNOWN_TYPES = frozenset({str, type(None), bool, int, float})
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,22 +191,11 @@ def _batch(items: list[object], columns: list[str], first_row: int) -> SourceBat
         if isinstance(item, _BadLine):
             errors.append(CellError(row, None, preview(item.text), "record", item.message))
         else:
-            message = f"expected an object, got {_json_kind(item)}"
-            errors.append(CellError(row, None, preview(_json_text(item)), "record", message))
-    texts: list[pl.Series] = []
-    kind_columns: list[pl.Series] = []
-    for name in columns:
-        column = [row.get(name) for row in rows]
-        types = set(map(type, column))
-        if types <= _TEXT_TYPES:
-            texts.append(pl.Series(name, column, dtype=pl.String))
-        else:
-            text, codes = _typed_column(name, column, has_other=not types <= _KNOWN_TYPES)
-            texts.append(text)
-            kind_columns.append(codes)
+            errors.append(not_an_object(row, item))
+    values, kinds = texts_and_kinds(rows, columns)
     return SourceBatch(
-        values=pl.DataFrame(texts, schema=dict.fromkeys(columns, pl.String)),
+        values=values,
         row_numbers=pl.int_range(first_row, first_row + len(rows), dtype=pl.Int64, eager=True),
-        kinds=pl.DataFrame(kind_columns) if kind_columns else None,
+        kinds=kinds,
         errors=tuple(errors),
     )

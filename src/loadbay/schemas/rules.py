@@ -106,8 +106,10 @@ def _format(at: Loc, f: SchemaField) -> Iterator[ErrorDetail]:
         valid = f.format in STRING_FORMATS
         allowed = ", ".join(STRING_FORMATS)
     elif f.type in TEMPORAL_TYPES:
-        valid = f.format in ("default", "any") or "%" in f.format
-        allowed = "default, any, or a strptime pattern such as %d/%m/%Y"
+        # "any" (guess the layout) is left out on purpose: a guess can read 01/02 as
+        # January or February, and loadbay must not load a date it is not sure of.
+        valid = f.format == "default" or "%" in f.format
+        allowed = "default, or a strptime pattern such as %d/%m/%Y"
     else:
         valid = f.format == "default"
         allowed = "default"

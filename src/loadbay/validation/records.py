@@ -57,17 +57,33 @@ def batch_from_records(
             row = first_row + offset
             rows.append(_remap(record, row, compiled.key_to_field, reject_unknown, errors))
         else:
-            row = first_row + offset
-            errors.append(
-                CellError(
-                    row,
-                    None,
-                    preview(_json_text(record)),
-                    "record",
-                    f"expected an object, got {_json_kind(record)}",
-                )
-            )
+            errors.append(not_an_object(first_row + offset, record))
             rows.append(_EMPTY)
+    values, kinds = texts_and_kinds(rows, names)
+    batch = RawBatch(
+        values=values,
+        row_numbers=pl.int_range(first_row, first_row + len(rows), dtype=pl.Int64, eager=True),
+        kinds=kinds,
+    )
+    return batch, errors
+
+
+def not_an_object(row: int, value: object) -> CellError:
+    """The row error for a JSON value that should have been an object."""
+    return CellError(
+        row,
+        None,
+        preview(_json_text(value)),
+        "record",
+        f"expected an object, got {_json_kind(value)}",
+    )
+
+
+def texts_and_kinds(
+    rows: Sequence[Mapping[str, Any]], names: Sequence[str]
+) -> tuple[pl.DataFrame, pl.DataFrame | None]:
+    """The ``names`` columns of decoded JSON objects as text, plus their JSON kinds where a
+    column holds anything but strings and nulls (``RawBatch.values`` and ``.kinds``)."""
     texts: list[pl.Series] = []
     kind_columns: list[pl.Series] = []
     for name in names:
@@ -79,12 +95,8 @@ def batch_from_records(
             text, codes = _typed_column(name, column, has_other=not types <= _KNOWN_TYPES)
             texts.append(text)
             kind_columns.append(codes)
-    batch = RawBatch(
-        values=pl.DataFrame(texts),
-        row_numbers=pl.int_range(first_row, first_row + len(rows), dtype=pl.Int64, eager=True),
-        kinds=pl.DataFrame(kind_columns) if kind_columns else None,
-    )
-    return batch, errors
+    values = pl.DataFrame(texts, schema=dict.fromkeys(names, pl.String))
+    return values, pl.DataFrame(kind_columns) if kind_columns else None
 
 
 def _remap(
