@@ -34,7 +34,6 @@ from loadbay.imports.schemas import (
 from loadbay.imports.states import ImportState
 from loadbay.json_body import parse_json, read_body, validate_object
 from loadbay.spreadsheet import csv_lines
-from loadbay.validation import ErrorBudget
 
 router = APIRouter(prefix="/api/imports", tags=["imports"])
 
@@ -183,20 +182,20 @@ async def create_import(
             )
     try:
         body = validate_object(parse_json(raw), RecordsImportIn)
-        command = service.RecordsImport(
+        # Imported here, not at the top: it loads the data path (polars and the validation
+        # engine), which a process serving only reads and uploads never needs in memory.
+        from loadbay.imports import records
+
+        command = records.RecordsImport(
             schema=body.schema_name,
             schema_version=body.schema_version,
             records=body.records,
             mode=body.mode,
             on_error=body.on_error,
-            budget=ErrorBudget(max_errors=body.max_errors, max_error_ratio=body.max_error_ratio)
-            if body.max_errors or body.max_error_ratio
-            else ErrorBudget(
-                max_errors=context.settings.max_errors,
-                max_error_ratio=context.settings.max_error_ratio,
-            ),
+            max_errors=body.max_errors,
+            max_error_ratio=body.max_error_ratio,
         )
-        record = await run_in_threadpool(service.create_records_import, context, command=command)
+        record = await run_in_threadpool(records.create_records_import, context, command=command)
         response = await run_in_threadpool(_created_response, request, context, record)
     except BaseException:
         # No import came of it: let the client retry with the same key.

@@ -1,219 +1,23 @@
-"""The import aggregate's service: create, validate and load imports; read them back.
+"""The import aggregate's service: reading imports and their errors, and guarded state changes.
 
-Inline JSON imports (``POST /api/imports`` with ``records``) run synchronously here: validate
-every record, store the errors, then load through the SQL destination all-or-nothing. Every
-state change is an UPDATE guarded by the expected previous state.
+Every state change is an UPDATE guarded by the expected previous state, so that two actors
+(API processes, workers) can never both move one import.
 """
 
 from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from collections.abc import Iterator
+from typing import Any
 
-import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from loadbay.context import AppContext
-from loadbay.db import transaction, utcnow
-from loadbay.destinations.errors import (
-    LoadConflict,
-    TableMismatch,
-    UnstorableValue,
-    UpsertRequiresPrimaryKey,
-)
-from loadbay.destinations.sql import SqlDestination
-from loadbay.errors import ErrorDetail
-from loadbay.imports.errors import ImportNotFound, StateConflict, TooManyRecords
+from loadbay.db import utcnow
+from loadbay.imports.errors import ImportNotFound, StateConflict
 from loadbay.imports.models import ImportError_, ImportRecord
 from loadbay.imports.states import ImportState
-from loadbay.observability.metrics import count_imported_rows
-from loadbay.schemas.model import TableSchema
-from loadbay.schemas.service import get_schema
-from loadbay.validation import CellError, ErrorBudget, Validator, batch_from_records, compile_schema
-
-Mode = Literal["insert", "upsert", "replace"]
-OnError = Literal["abort", "skip"]
-
-# Records validated per batch: the engine's fixed cost per batch is amortised from about
-# 100,000 rows on (see docs/benchmarks.md); the request body is in memory anyway.
-BATCH_ROWS = 100_000
-
-
-@dataclass(frozen=True, slots=True)
-class RecordsImport:
-    """A request to import inline JSON records."""
-
-    schema: str
-    records: Sequence[Any]
-    schema_version: int | None = None
-    mode: Mode = "insert"
-    on_error: OnError = "abort"
-    budget: ErrorBudget = field(default_factory=ErrorBudget)
-
-
-@dataclass(slots=True)
-class _Validated:
-    valid: list[pl.DataFrame]
-    errors: list[CellError]
-    rows_valid: int = 0
-    rows_invalid: int = 0
-    errors_total: int = 0
-    budget_exceeded: bool = False
-
-
-def create_records_import(context: AppContext, *, command: RecordsImport) -> ImportRecord:
-    """Validate and load ``command.records``; the returned import is completed or failed."""
-    settings = context.settings
-    if len(command.records) > settings.max_records:
-        raise TooManyRecords(
-            f"{len(command.records)} records in one request; the limit is "
-            f"{settings.max_records} (LOADBAY_MAX_RECORDS)",
-            limit=settings.max_records,
-        )
-    with transaction(context.sessions) as session:
-        info = get_schema(session, name=command.schema, version=command.schema_version)
-        if command.mode == "upsert" and not info.schema.primary_key:
-            raise UpsertRequiresPrimaryKey(info.name)
-        record = ImportRecord(
-            id=uuid.uuid4(),
-            schema_name=info.name,
-            schema_version=info.version,
-            table_name=info.schema.table_name,
-            source="records",
-            state=ImportState.VALIDATING,
-            mode=command.mode,
-            on_error=command.on_error,
-            rows_total=len(command.records),
-        )
-        session.add(record)
-    destination = SqlDestination(context.target_engine)
-    state = ImportState.VALIDATING
-    try:
-        validated = _validate(info.schema, command, destination)
-        failure = _validation_failure(validated, command)
-        with transaction(context.sessions) as session:
-            _store_errors(session, record.id, validated.errors, settings.max_stored_errors)
-            _transition(
-                session,
-                record.id,
-                state,
-                ImportState.FAILED if failure else ImportState.COMMITTING,
-                rows_valid=validated.rows_valid,
-                rows_invalid=validated.rows_invalid,
-                errors_total=validated.errors_total,
-                errors_stored=min(len(validated.errors), settings.max_stored_errors),
-                budget_exceeded=validated.budget_exceeded,
-                progress=1.0 if failure else 0.5,
-                failure=failure,
-            )
-        if failure:
-            count_imported_rows(invalid=validated.rows_invalid, rejected=validated.rows_valid)
-            return _reload(context, record.id)
-        state = ImportState.COMMITTING
-        loaded = destination.load(
-            info.schema, iter(validated.valid), import_id=record.id, mode=command.mode
-        )
-    except (LoadConflict, TableMismatch, UnstorableValue) as exc:
-        # The target refused the rows and is unchanged; keep the rows it named as errors.
-        _fail(context, record.id, state, exc.slug, exc.detail, errors=exc.errors)
-        return _reload(context, record.id)
-    except BaseException:
-        # Nothing was loaded (the destination rolled back), and the import must not stay
-        # in a working state forever. The error propagates: it is a bug or an outage.
-        _fail(context, record.id, state, "internal-error", "the import failed unexpectedly")
-        raise
-    with transaction(context.sessions) as session:
-        _transition(
-            session, record.id, state, ImportState.COMPLETED, rows_loaded=loaded, progress=1.0
-        )
-    count_imported_rows(loaded=loaded, invalid=validated.rows_invalid)
-    return _reload(context, record.id)
-
-
-def _fail(
-    context: AppContext,
-    import_id: uuid.UUID,
-    state: ImportState,
-    kind: str,
-    detail: str,
-    *,
-    errors: Sequence[ErrorDetail] = (),
-) -> None:
-    limit = context.settings.max_stored_errors
-    with transaction(context.sessions) as session:
-        stored = session.scalar(
-            sa.select(ImportRecord.errors_stored).where(ImportRecord.id == import_id)
-        )
-        room = max(0, limit - (stored or 0))
-        _store_errors(session, import_id, errors, room)
-        _transition(
-            session,
-            import_id,
-            state,
-            ImportState.FAILED,
-            progress=1.0,
-            errors_stored=(stored or 0) + min(len(errors), room),
-            failure=_failure(kind, detail),
-        )
-
-
-def _reload(context: AppContext, import_id: uuid.UUID) -> ImportRecord:
-    with context.sessions() as session:
-        return get_import(session, import_id=import_id)
-
-
-def _validate(
-    schema: TableSchema, command: RecordsImport, destination: SqlDestination
-) -> _Validated:
-    # In insert mode a key already in the target table is an error now, not a failed load later.
-    existing = None
-    if command.mode == "insert":
-
-        def existing(keys: pl.DataFrame) -> pl.Series:
-            return destination.existing_keys(schema, keys)
-
-    validator = Validator(compile_schema(schema), budget=command.budget, existing_keys=existing)
-    out = _Validated(valid=[], errors=[])
-    for start in range(0, len(command.records), BATCH_ROWS):
-        chunk = command.records[start : start + BATCH_ROWS]
-        batch, pre_errors = batch_from_records(chunk, schema, first_row=start + 1)
-        result = validator.validate(batch, pre_errors=pre_errors)
-        out.valid.append(result.valid)
-        out.errors.extend(result.errors)
-        if result.budget_exceeded:
-            break
-    else:
-        validator.finish()  # the ratio budget over the whole input, however small
-    out.rows_valid = validator.rows_valid
-    out.rows_invalid = validator.rows_invalid
-    out.errors_total = validator.errors_total
-    out.budget_exceeded = validator.budget_exceeded
-    return out
-
-
-def _validation_failure(validated: _Validated, command: RecordsImport) -> str | None:
-    if validated.budget_exceeded:
-        return _failure(
-            "error-budget-exceeded",
-            f"validation stopped after {validated.errors_total} error(s) in "
-            f"{validated.rows_valid + validated.rows_invalid} record(s): the error budget "
-            "was exceeded; nothing was loaded",
-        )
-    if validated.rows_invalid and command.on_error == "abort":
-        return _failure(
-            "validation-failed",
-            f"{validated.rows_invalid} of {len(command.records)} record(s) are invalid "
-            f"({validated.errors_total} error(s)); nothing was loaded (on_error=abort)",
-        )
-    return None
-
-
-def _failure(kind: str, detail: str) -> str:
-    return json.dumps({"type": kind, "detail": detail})
 
 
 def failure_of(record: ImportRecord) -> dict[str, str] | None:
@@ -223,29 +27,7 @@ def failure_of(record: ImportRecord) -> dict[str, str] | None:
     return failure
 
 
-def _store_errors(
-    session: Session,
-    import_id: uuid.UUID,
-    errors: Sequence[CellError] | Sequence[ErrorDetail],
-    limit: int,
-) -> None:
-    """Keep the first ``limit`` errors: the validator's, or the rows a load refused."""
-    rows = [
-        {
-            "import_id": import_id,
-            "row": e.row or 0,
-            "column": e.column,
-            "value": None if e.value is None else str(e.value),
-            "rule": e.rule or "load",
-            "message": e.message,
-        }
-        for e in errors[:limit]
-    ]
-    if rows:
-        session.execute(sa.insert(ImportError_), rows)
-
-
-def _transition(
+def transition(
     session: Session,
     import_id: uuid.UUID,
     expected: ImportState,
