@@ -136,6 +136,18 @@ class HTTPProblem(Exception):
         self.headers = headers or {}
         self.extra = extra
 
+    def response(self, request: Request) -> JSONResponse:
+        return problem_response(
+            request,
+            status=self.status,
+            slug=self.slug,
+            title=self.title,
+            detail=self.detail,
+            errors=self.errors,
+            headers=self.headers,
+            extra=self.extra,
+        )
+
 
 def problem_response(
     request: Request,
@@ -187,16 +199,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(HTTPProblem)
     async def _http_problem(request: Request, exc: HTTPProblem) -> JSONResponse:
-        return problem_response(
-            request,
-            status=exc.status,
-            slug=exc.slug,
-            title=exc.title,
-            detail=exc.detail,
-            errors=exc.errors,
-            headers=exc.headers,
-            extra=exc.extra,
-        )
+        return exc.response(request)
 
     @app.exception_handler(RequestValidationError)
     async def _request_validation(request: Request, exc: RequestValidationError) -> JSONResponse:

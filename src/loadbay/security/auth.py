@@ -29,7 +29,7 @@ from anyio import to_thread
 from starlette.requests import Request, cookie_parser
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from loadbay.api_errors import HTTPProblem, problem_response
+from loadbay.api_errors import HTTPProblem
 from loadbay.context import AppContext
 from loadbay.security.keys import Scope as KeyScope
 from loadbay.security.keys import grants
@@ -223,13 +223,5 @@ class AuthMiddleware:
 
     @staticmethod
     async def _refuse(scope: Scope, receive: Receive, send: Send, refusal: HTTPProblem) -> None:
-        response = problem_response(
-            Request(scope),
-            status=refusal.status,
-            slug=refusal.slug,
-            title=refusal.title,
-            detail=refusal.detail,
-            headers=refusal.headers,
-            extra=refusal.extra,
-        )
+        response = refusal.response(Request(scope))
         await response(scope, receive, send)
