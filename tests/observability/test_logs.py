@@ -125,3 +125,14 @@ def test_request_ids_that_could_forge_lines_are_replaced(
     (line,) = access_lines(capsys.readouterr().out)
     assert line["trace.id"] == response.headers["x-request-id"]
     assert re.fullmatch("[0-9a-f]{32}", line["trace.id"])
+
+
+def test_uvicorn_colour_copies_are_dropped(capsys: pytest.CaptureFixture[str]) -> None:
+    configure_logging(level="info", fmt="json")
+    capsys.readouterr()
+    logging.getLogger("uvicorn.error").info(
+        "Started server process [%d]", 7, extra={"color_message": "Started \x1b[36m%d\x1b[0m"}
+    )
+    (line,) = json_lines(capsys.readouterr().out)
+    assert line["message"] == "Started server process [7]"
+    assert "color_message" not in line

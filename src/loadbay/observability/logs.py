@@ -38,6 +38,8 @@ def redact_secrets(_logger: WrappedLogger, _name: str, event: EventDict) -> Even
 
 
 def _ecs_names(_logger: WrappedLogger, _name: str, event: EventDict) -> EventDict:
+    # uvicorn adds "color_message", the same text with terminal escapes: noise in JSON.
+    event.pop("color_message", None)
     renamed = {_ECS_NAMES.get(key, key): value for key, value in event.items()}
     renamed["ecs.version"] = ECS_VERSION
     return renamed
