@@ -135,3 +135,28 @@ def test_client_address(forwarded: list[bytes], trust: bool, expected: str) -> N
 def test_an_invalid_policy_stops_the_start(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="rate_limits"):
         Settings(data_dir=tmp_path, rate_limits={"imports": "often"})
+
+
+def test_upload_bytes_policy_counts_declared_body_sizes(settings: Settings) -> None:
+    limited = settings.model_copy(
+        update={"rate_limits": {"uploads": "100/minute", "uploads-bytes": "1000/minute"}}
+    )
+    tus = {"Tus-Resumable": "1.0.0"}
+    with TestClient(create_app(limited), raise_server_exceptions=False) as client:
+        created = client.post("/api/uploads", headers=tus | {"Upload-Length": "5000"})
+        assert created.status_code == 201
+        assert created.headers["ratelimit-policy"] == '"uploads";q=100;w=60'
+        path = created.headers["location"]
+        chunk = tus | {"Content-Type": "application/offset+octet-stream"}
+        first = client.patch(path, content=b"a" * 600, headers=chunk | {"Upload-Offset": "0"})
+        assert first.status_code == 204
+        assert first.headers["ratelimit-policy"] == (
+            '"uploads";q=100;w=60, "uploads-bytes";q=1000;w=60'
+        )
+        assert first.headers["ratelimit"].startswith('"uploads-bytes";r=400;t=')
+        second = client.patch(path, content=b"b" * 600, headers=chunk | {"Upload-Offset": "600"})
+        assert second.status_code == 429
+        assert second.json()["type"] == "/problems/quota-exceeded"
+        assert "uploads-bytes" in second.json()["detail"]
+        assert int(second.headers["retry-after"]) >= 1
+        assert client.head(path, headers=tus).headers["upload-offset"] == "600"

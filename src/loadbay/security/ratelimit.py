@@ -26,6 +26,9 @@ from loadbay.security.clients import client_address
 from loadbay.settings import Settings
 
 NAMESPACE = "loadbay"
+# A policy named "<group>-bytes" (e.g. "uploads-bytes": "10737418240/hour") counts the
+# declared body size of that group's requests instead of the requests themselves.
+BYTES_SUFFIX = "-bytes"
 # Longest prefix first; paths outside these (probes, docs, the page) are not limited.
 GROUPS: tuple[tuple[str, str], ...] = (
     ("/api/uploads", "uploads"),
@@ -65,10 +68,14 @@ class Quota:
 class Decision:
     allowed: bool
     quotas: tuple[Quota, ...]
+    refused_by: str | None = None  # the quota that refused the request
 
     def headers(self) -> list[tuple[bytes, bytes]]:
-        # RateLimit shows the quota closest to running out (the refused one on a refusal).
-        tightest = min(self.quotas, key=lambda q: (q.remaining, -q.reset_seconds))
+        # RateLimit shows the quota closest to running out (the refused one on a refusal),
+        # as a share of its size: request and byte quotas are not in the same units.
+        tightest = self._refusing or min(
+            self.quotas, key=lambda q: (q.remaining / q.item.amount, q.remaining, -q.reset_seconds)
+        )
         policy = ", ".join(q.policy_field() for q in self.quotas)
         return [
             (b"ratelimit-policy", policy.encode()),
@@ -76,8 +83,14 @@ class Decision:
         ]
 
     @property
+    def _refusing(self) -> Quota | None:
+        return next((q for q in self.quotas if q.name == self.refused_by), None)
+
+    @property
     def retry_after(self) -> int:
-        return max(1, max(q.reset_seconds for q in self.quotas if q.remaining == 0))
+        # A cost larger than what is left can fail with some quota remaining: wait for
+        # the refusing window to reset.
+        return max(1, self._refusing.reset_seconds if self._refusing else 1)
 
 
 def storage_for(redis_url: str | None) -> Storage:
@@ -108,19 +121,25 @@ class RateLimiter:
             return ((name, ordered[0]),)
         return tuple((f"{name}-{item.get_expiry()}s", item) for item in ordered)
 
-    async def hit(self, group: str, caller: str) -> Decision:
-        """Count one request of ``caller`` against the group's policy."""
+    def counts_bytes(self, group: str) -> bool:
+        """Whether ``group`` has a policy counted in body bytes (``<group>-bytes``)."""
+        return group + BYTES_SUFFIX in self._policies
+
+    async def hit(self, group: str, caller: str, *, cost: int = 1) -> Decision:
+        """Count one request (or ``cost`` units) of ``caller`` against the group's policy."""
         policy = self._policies.get(group, self._default)
         identifiers = (NAMESPACE, group, caller)
         quotas = []
         allowed = True
+        refused_by = None
         for name, item in policy:
             # Stop counting at the first refusal: a refused request spends no other quota.
-            allowed = allowed and await self._strategy.hit(item, *identifiers)
+            if allowed and not await self._strategy.hit(item, *identifiers, cost=cost):
+                allowed, refused_by = False, name
             stats = await self._strategy.get_window_stats(item, *identifiers)
             reset = max(0, math.ceil(stats.reset_time - time.time()))
             quotas.append(Quota(name, item, stats.remaining, reset))
-        return Decision(allowed, tuple(quotas))
+        return Decision(allowed, tuple(quotas), refused_by)
 
 
 class RateLimitMiddleware:
@@ -139,7 +158,15 @@ class RateLimitMiddleware:
         if group is None or scope["method"] == "OPTIONS":
             await self.app(scope, receive, send)
             return
-        decision = await self.limiter.hit(group, self._caller(scope))
+        caller = self._caller(scope)
+        decision = await self.limiter.hit(group, caller)
+        size = _declared_size(scope)
+        if decision.allowed and size and self.limiter.counts_bytes(group):
+            group += BYTES_SUFFIX
+            by_size = await self.limiter.hit(group, caller, cost=size)
+            decision = Decision(
+                by_size.allowed, decision.quotas + by_size.quotas, by_size.refused_by
+            )
         headers = decision.headers()
         if not decision.allowed:
             count_rate_limited(group)
@@ -169,3 +196,14 @@ class RateLimitMiddleware:
         if key_id is not None:
             return f"key:{key_id}"
         return f"ip:{client_address(scope, trust_proxy=self.trust_proxy)}"
+
+
+def _declared_size(scope: Scope) -> int:
+    """The body size a request declares (``Content-Length``); 0 when it declares none.
+
+    A body sent without a length is bounded by the route's own size limits instead.
+    """
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            return int(value) if value.isdigit() else 0
+    return 0
