@@ -23,6 +23,7 @@ from loadbay.request_id import RequestIdMiddleware
 from loadbay.schemas.router import router as schemas_router
 from loadbay.schemas.service import load_directory
 from loadbay.security.auth import AuthMiddleware, announce_auth_mode
+from loadbay.security.deadline import ReceiveDeadlineMiddleware
 from loadbay.security.openapi import install_security_openapi
 from loadbay.security.ratelimit import RateLimiter, RateLimitMiddleware
 from loadbay.security.router import router as keys_router
@@ -78,6 +79,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         trust_proxy=settings.trust_proxy,
     )
     app.add_middleware(AuthMiddleware, settings=settings, sessions=app.state.session_signer)
+    app.add_middleware(ReceiveDeadlineMiddleware, idle_seconds=settings.receive_timeout)
     install_cors(app, settings.cors_origins)
     app.add_middleware(TusMiddleware)
     app.add_middleware(ObservabilityMiddleware, stats=stats)

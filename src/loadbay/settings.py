@@ -9,7 +9,14 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 from limits import parse_many
-from pydantic import Field, NonNegativeFloat, PositiveInt, SecretStr, field_validator
+from pydantic import (
+    Field,
+    NonNegativeFloat,
+    PositiveFloat,
+    PositiveInt,
+    SecretStr,
+    field_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
@@ -97,6 +104,10 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(
         default=None,
         description="Redis URL: rate-limit counters shared by every server process.",
+    )
+    receive_timeout: PositiveFloat = Field(
+        default=60.0,
+        description="Seconds a request body may go without any data before it gets 408.",
     )
     rate_limit_default: str = Field(
         default="600/minute",
