@@ -21,6 +21,7 @@ from loadbay.context import AppContext, get_context, get_session
 from loadbay.errors import ErrorDetail
 from loadbay.idempotency import service as idempotency
 from loadbay.imports import service
+from loadbay.imports.cache import ImportViewCache, views_of
 from loadbay.imports.models import ImportError_, ImportRecord
 from loadbay.imports.schemas import (
     CellErrorOut,
@@ -277,13 +278,30 @@ def list_imports(
     summary="An import: state, counts, first errors",
     responses=problem_responses({404: "Unknown import"}),
 )
-def get_import(
-    import_id: uuid.UUID,
-    context: Annotated[AppContext, Depends(get_context)],
-    session: Annotated[Session, Depends(get_session)],
-) -> ImportOut:
-    record = service.get_import(session, import_id=import_id)
-    return _import_out(session, record, first_errors=context.settings.response_errors)
+async def get_import(import_id: uuid.UUID, request: Request) -> Response:
+    # Async, with no dependencies: FastAPI runs sync dependencies in the thread pool, and
+    # this hot read (pages poll it) should cost one hop, made by the call below.
+    context = get_context(request)
+    body = await run_in_threadpool(_import_view, context, views_of(request.app), import_id)
+    return Response(body, media_type="application/json")
+
+
+def _import_view(context: AppContext, cache: ImportViewCache, import_id: uuid.UUID) -> bytes:
+    """The import's JSON view: from the cache when the database still holds its version."""
+    with context.engine.connect() as connection:
+        version = service.import_version(connection, import_id=import_id)
+    cached = cache.get(import_id, version)
+    if cached is not None:
+        return cached
+    with context.sessions() as session:
+        record = service.get_import(session, import_id=import_id)
+        view = _import_out(session, record, first_errors=context.settings.response_errors)
+        # Tagged with the version of the row the view was built from, not the one checked
+        # above: a write in between must make the next read rebuild.
+        version = service.version_of(record)
+    body = view.model_dump_json(by_alias=True).encode()
+    cache.put(import_id, version, body)
+    return body
 
 
 @router.get(

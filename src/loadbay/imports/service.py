@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from loadbay.db import utcnow
+from loadbay.imports.cache import ImportVersion
 from loadbay.imports.errors import ImportNotFound, StateConflict
 from loadbay.imports.models import ImportError_, ImportRecord
 from loadbay.imports.states import ImportState
@@ -27,6 +28,10 @@ def failure_of(record: ImportRecord) -> dict[str, str] | None:
     return failure
 
 
+def _not_found(import_id: uuid.UUID) -> ImportNotFound:
+    return ImportNotFound(f"no import with id {import_id}")
+
+
 def transition(
     session: Session,
     import_id: uuid.UUID,
@@ -34,6 +39,11 @@ def transition(
     new: ImportState,
     **values: Any,
 ) -> None:
+    """Move an import from ``expected`` to ``new``, setting ``values``.
+
+    Always sets ``updated_at``: it versions the import for the read cache (``cache.py``), so a
+    write to an import or its stored errors must happen in a transaction that calls this.
+    """
     now = utcnow()
     values |= {"state": new, "updated_at": now}
     if new in (ImportState.COMPLETED, ImportState.FAILED, ImportState.CANCELLED):
@@ -52,8 +62,22 @@ def transition(
 def get_import(session: Session, *, import_id: uuid.UUID) -> ImportRecord:
     record = session.get(ImportRecord, import_id)
     if record is None:
-        raise ImportNotFound(f"no import with id {import_id}")
+        raise _not_found(import_id)
     return record
+
+
+def import_version(connection: sa.Connection, *, import_id: uuid.UUID) -> ImportVersion:
+    """The current version of an import (``cache.py``): one light query, no ORM objects."""
+    row = connection.execute(
+        sa.select(ImportRecord.updated_at, ImportRecord.state).where(ImportRecord.id == import_id)
+    ).one_or_none()
+    if row is None:
+        raise _not_found(import_id)
+    return ImportVersion(row.updated_at, row.state)
+
+
+def version_of(record: ImportRecord) -> ImportVersion:
+    return ImportVersion(record.updated_at, record.state)
 
 
 def list_imports(
