@@ -37,7 +37,8 @@ install: $(VENV)/.installed ## build .venv from requirements.lock and install lo
 
 install-dev: $(VENV)/.installed-dev ## install, plus the test and lint tools (requirements-dev.lock)
 
-# tus-js-client for the end-to-end upload tests (test-only; lock without download hosts).
+# tus-js-client for the end-to-end upload tests (test-only). Its lock names no hosts: .npmrc sets
+# omit-lockfile-registry-resolved, and the packages' "funding" URLs are stripped from it.
 TUS_JS := tests/e2e/tus_js
 $(TUS_JS)/node_modules/.package-lock.json: $(TUS_JS)/package-lock.json
 	cd $(TUS_JS) && npm ci --no-audit --no-fund --loglevel=error
