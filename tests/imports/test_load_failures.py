@@ -61,3 +61,19 @@ def test_upsert_needs_a_primary_key(client: TestClient) -> None:
     assert response.status_code == 422
     assert response.json()["type"] == "/problems/upsert-requires-primary-key"
     assert client.get("/api/imports").json()["items"] == []
+
+
+def test_text_with_nul_is_refused_by_postgresql_only(
+    client: TestClient, customers: Any, target_engine: sa.Engine, backend: str
+) -> None:
+    response = post_import(client, [customer(1), customer(2, name="a\x00b")])
+    if backend == "sqlite":  # SQLite stores NUL in text; PostgreSQL cannot
+        assert response.status_code == 201, response.text
+        assert [r["name"] for r in table_rows(target_engine)] == ["User 1", "a\x00b"]
+        return
+    assert response.status_code == 422
+    problem = response.json()
+    assert problem["type"] == "/problems/unstorable-value"
+    assert problem["import"]["state"] == "failed"
+    assert [(e["row"], e["column"]) for e in problem["errors"]] == [(2, "name")]
+    assert table_rows(target_engine) == []
