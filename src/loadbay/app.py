@@ -14,7 +14,9 @@ from loadbay import __version__
 from loadbay.api_errors import install_error_handlers, install_problem_openapi
 from loadbay.context import AppContext
 from loadbay.db import transaction
+from loadbay.imports.jobs import import_job_kinds
 from loadbay.imports.router import router as imports_router
+from loadbay.jobs.executor import build_executor
 from loadbay.observability.logs import configure_logging
 from loadbay.observability.middleware import ObservabilityMiddleware
 from loadbay.observability.router import router as observability_router
@@ -54,10 +56,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             logger.info("registered %d schema(s) from %s", len(names), settings.schemas_dir)
         app.state.context = context
         app.state.upload_store = store = UploadStore.at(settings.data_dir)
+        context.executor = executor = build_executor(
+            settings, context.sessions, import_job_kinds(context)
+        )
+        executor.start()
         sweeper = asyncio.create_task(sweep_periodically(context, store), name="upload-sweep")
         try:
             yield
         finally:
+            await asyncio.to_thread(executor.stop)
             sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await sweeper

@@ -5,15 +5,21 @@ Built once by ``create_app`` (or by the CLI) and handed to services explicitly.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from fastapi import Request
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from loadbay.db import create_engine, make_session_factory, migrate
+from loadbay.jobs import service as jobs
 from loadbay.settings import Settings
+
+if TYPE_CHECKING:
+    from loadbay.jobs.executor import Executor
 
 
 @dataclass(slots=True)
@@ -22,6 +28,8 @@ class AppContext:
     engine: Engine
     sessions: sessionmaker[Session]
     target_engine: Engine
+    # Set by whoever runs jobs (the app, the worker, the CLI); None: jobs wait in the table.
+    executor: Executor | None = field(default=None)
 
     @classmethod
     def build(cls, settings: Settings) -> AppContext:
@@ -32,6 +40,14 @@ class AppContext:
 
     def start(self) -> None:
         migrate(self.engine)
+
+    def enqueue(self, session: Session, *, kind: str, subject_id: uuid.UUID) -> uuid.UUID:
+        """Queue a job in ``session``'s transaction; the executor hears of it at commit."""
+        return jobs.enqueue(session, kind=kind, subject_id=subject_id, notify=self._notify)
+
+    def _notify(self, job_id: uuid.UUID) -> None:
+        if self.executor is not None:
+            self.executor.notify(job_id)
 
     def close(self) -> None:
         self.engine.dispose()

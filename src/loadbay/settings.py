@@ -133,6 +133,46 @@ class Settings(BaseSettings):
         default=8 * 3600, description="Seconds a page session lasts after sign-in."
     )
 
+    executor: Literal["local", "celery"] = Field(
+        default="local",
+        description="Who runs jobs: local (threads in the server process) or celery (workers "
+        "started with `loadbay worker`, Redis broker at redis_url).",
+    )
+    job_workers: PositiveInt = Field(
+        default=2, description="Jobs run at once by one process (local threads, Celery pool)."
+    )
+    job_lease_seconds: PositiveFloat = Field(
+        default=30.0,
+        description="Seconds a job's lease lasts without a heartbeat; a job whose process died "
+        "runs again once it lapses.",
+    )
+    job_poll_interval: PositiveFloat = Field(
+        default=1.0, description="Seconds between two looks at the job queue when it is idle."
+    )
+    job_max_attempts: PositiveInt = Field(
+        default=5, description="Attempts of a job that keeps dying before its import fails."
+    )
+    celery_visibility_timeout: PositiveInt = Field(
+        default=12 * 3600,
+        description="Seconds before Redis re-delivers an unacknowledged Celery message; longer "
+        "than the longest job.",
+    )
+    preview_rows: PositiveInt = Field(
+        default=50, description="Sample rows read at analysis and shown by the preview."
+    )
+    auto_map_confidence: float = Field(
+        default=0.9,
+        gt=0,
+        le=1,
+        description="Confidence every required field needs for an import to skip the mapping step.",
+    )
+    progress_interval: PositiveFloat = Field(
+        default=0.5, description="Seconds between two progress writes of a running job."
+    )
+    events_poll_interval: PositiveFloat = Field(
+        default=0.25, description="Seconds between two checks of an import by its event stream."
+    )
+
     @field_validator("rate_limit_default")
     @classmethod
     def _check_rate_limit(cls, value: str) -> str:

@@ -31,7 +31,7 @@ from loadbay.formats.columns import find_header, source_columns
 from loadbay.formats.errors import UnreadableFile
 from loadbay.formats.limits import HEADER_SCAN_ROWS, MAX_BATCH_CELLS, MAX_FIELD_CHARS
 from loadbay.formats.model import Detected, SourceBatch
-from loadbay.formats.source import decode_error, open_text
+from loadbay.formats.source import consumed, decode_error, open_text
 from loadbay.validation.errors import CellError, preview
 
 DELIMITERS = (",", ";", "\t", "|")
@@ -80,10 +80,10 @@ def read(path: Path, detected: Detected, *, batch_rows: int) -> Iterator[SourceB
             else:
                 rows.append(record)  # type: ignore[arg-type]  # list[str] is a row of cells
             if len(rows) == size:
-                yield _batch(rows, errors, schema, last_row=row)
+                yield _batch(rows, errors, schema, last_row=row, offset=consumed(text))
                 rows, errors = [], []
         if rows:
-            yield _batch(rows, errors, schema, last_row=row)
+            yield _batch(rows, errors, schema, last_row=row, offset=consumed(text))
 
 
 def _reader(text: IO[str], detected: Detected) -> _CsvReader:
@@ -146,12 +146,14 @@ def _batch(
     schema: dict[str, type[pl.String]],
     *,
     last_row: int,
+    offset: int,
 ) -> SourceBatch:
     first = last_row - len(rows) + 1
     return SourceBatch(
         values=pl.DataFrame(rows, schema=schema, orient="row"),
         row_numbers=pl.int_range(first, last_row + 1, dtype=pl.Int64, eager=True),
         errors=tuple(errors),
+        offset=offset,
     )
 
 

@@ -28,7 +28,7 @@ import polars as pl
 from loadbay.formats.errors import UnreadableFile
 from loadbay.formats.limits import MAX_BATCH_CELLS, MAX_COLUMNS, MAX_FIELD_CHARS, SNIFF_RECORDS
 from loadbay.formats.model import Detected, SourceBatch
-from loadbay.formats.source import decode_error, open_text
+from loadbay.formats.source import consumed, decode_error, open_text
 from loadbay.validation.errors import CellError, preview
 from loadbay.validation.records import not_an_object, texts_and_kinds
 
@@ -62,7 +62,7 @@ def read(path: Path, detected: Detected, *, batch_rows: int) -> Iterator[SourceB
     with open_text(path, detected) as text:
         items = _items(text, detected)
         while chunk := list(islice(items, size)):
-            yield _batch(chunk, detected.columns, first_row)
+            yield replace(_batch(chunk, detected.columns, first_row), offset=consumed(text))
             first_row += len(chunk)
 
 

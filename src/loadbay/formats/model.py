@@ -47,9 +47,12 @@ class SourceBatch:
     ``kinds``: JSON kind codes (``validation.kinds``) for JSON sources' non-text columns.
     ``errors``: row-level problems found while reading (a ragged CSV row, a bad NDJSON line,
     a JSON item that is not an object), rule ``record``: pass them as ``pre_errors``.
+    ``offset``: bytes of the stored file (compressed, for gzip) read so far, for progress;
+    None when the reader cannot tell (XLSX and Parquet are read by libraries).
     """
 
     values: pl.DataFrame
     row_numbers: pl.Series
     kinds: pl.DataFrame | None = None
     errors: tuple[CellError, ...] = ()
+    offset: int | None = None

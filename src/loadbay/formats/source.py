@@ -52,6 +52,15 @@ def open_text(path: Path, detected: Detected) -> Iterator[IO[str]]:
             text.detach()  # the binary stream is closed by its own context
 
 
+def consumed(text: IO[str]) -> int:
+    """Bytes of the stored file read so far under a text stream from ``open_text`` (read-ahead
+    buffers included: a position for progress, not for seeking)."""
+    content = text.buffer  # type: ignore[attr-defined]  # a TextIOWrapper over our stream
+    if isinstance(content, gzip.GzipFile):
+        content = content.fileobj
+    return int(content.tell())
+
+
 BOMS: tuple[tuple[bytes, str], ...] = (
     (b"\xef\xbb\xbf", "utf-8"),
     (b"\xff\xfe\x00\x00", "utf-32-le"),

@@ -8,15 +8,12 @@ uploads does not carry polars in memory.
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import polars as pl
-import sqlalchemy as sa
-from sqlalchemy.orm import Session
 
 from loadbay.context import AppContext
 from loadbay.db import transaction
@@ -27,10 +24,15 @@ from loadbay.destinations.errors import (
     UpsertRequiresPrimaryKey,
 )
 from loadbay.destinations.sql import SqlDestination
-from loadbay.errors import ErrorDetail
 from loadbay.imports.errors import TooManyRecords
-from loadbay.imports.models import ImportError_, ImportRecord
-from loadbay.imports.service import get_import, transition
+from loadbay.imports.models import ImportRecord
+from loadbay.imports.service import (
+    fail_import,
+    failure_json,
+    get_import,
+    store_errors,
+    transition,
+)
 from loadbay.imports.states import ImportState
 from loadbay.observability.metrics import count_imported_rows
 from loadbay.schemas.model import TableSchema
@@ -103,9 +105,9 @@ def create_records_import(context: AppContext, *, command: RecordsImport) -> Imp
         if budget.max_errors is None and budget.max_error_ratio is None:
             budget = ErrorBudget(settings.max_errors, settings.max_error_ratio)
         validated = _validate(info.schema, command, destination, budget)
-        failure = _validation_failure(validated, command)
+        failure = _validationfailure_json(validated, command)
         with transaction(context.sessions) as session:
-            _store_errors(session, record.id, validated.errors, settings.max_stored_errors)
+            store_errors(session, record.id, validated.errors, settings.max_stored_errors)
             transition(
                 session,
                 record.id,
@@ -128,12 +130,12 @@ def create_records_import(context: AppContext, *, command: RecordsImport) -> Imp
         )
     except (LoadConflict, TableMismatch, UnstorableValue) as exc:
         # The target refused the rows and is unchanged; keep the rows it named as errors.
-        _fail(context, record.id, state, exc.slug, exc.detail, errors=exc.errors)
+        fail_import(context, record.id, state, exc.slug, exc.detail, errors=exc.errors)
         return _reload(context, record.id)
     except BaseException:
         # Nothing was loaded (the destination rolled back), and the import must not stay
         # in a working state forever. The error propagates: it is a bug or an outage.
-        _fail(context, record.id, state, "internal-error", "the import failed unexpectedly")
+        fail_import(context, record.id, state, "internal-error", "the import failed unexpectedly")
         raise
     with transaction(context.sessions) as session:
         transition(
@@ -141,33 +143,6 @@ def create_records_import(context: AppContext, *, command: RecordsImport) -> Imp
         )
     count_imported_rows(loaded=loaded, invalid=validated.rows_invalid)
     return _reload(context, record.id)
-
-
-def _fail(
-    context: AppContext,
-    import_id: uuid.UUID,
-    state: ImportState,
-    kind: str,
-    detail: str,
-    *,
-    errors: Sequence[ErrorDetail] = (),
-) -> None:
-    limit = context.settings.max_stored_errors
-    with transaction(context.sessions) as session:
-        stored = session.scalar(
-            sa.select(ImportRecord.errors_stored).where(ImportRecord.id == import_id)
-        )
-        room = max(0, limit - (stored or 0))
-        _store_errors(session, import_id, errors, room)
-        transition(
-            session,
-            import_id,
-            state,
-            ImportState.FAILED,
-            progress=1.0,
-            errors_stored=(stored or 0) + min(len(errors), room),
-            failure=_failure(kind, detail),
-        )
 
 
 def _reload(context: AppContext, import_id: uuid.UUID) -> ImportRecord:
@@ -204,44 +179,18 @@ def _validate(
     return out
 
 
-def _validation_failure(validated: _Validated, command: RecordsImport) -> str | None:
+def _validationfailure_json(validated: _Validated, command: RecordsImport) -> str | None:
     if validated.budget_exceeded:
-        return _failure(
+        return failure_json(
             "error-budget-exceeded",
             f"validation stopped after {validated.errors_total} error(s) in "
             f"{validated.rows_valid + validated.rows_invalid} record(s): the error budget "
             "was exceeded; nothing was loaded",
         )
     if validated.rows_invalid and command.on_error == "abort":
-        return _failure(
+        return failure_json(
             "validation-failed",
             f"{validated.rows_invalid} of {len(command.records)} record(s) are invalid "
             f"({validated.errors_total} error(s)); nothing was loaded (on_error=abort)",
         )
     return None
-
-
-def _failure(kind: str, detail: str) -> str:
-    return json.dumps({"type": kind, "detail": detail})
-
-
-def _store_errors(
-    session: Session,
-    import_id: uuid.UUID,
-    errors: Sequence[CellError] | Sequence[ErrorDetail],
-    limit: int,
-) -> None:
-    """Keep the first ``limit`` errors: the validator's, or the rows a load refused."""
-    rows = [
-        {
-            "import_id": import_id,
-            "row": e.row or 0,
-            "column": e.column,
-            "value": None if e.value is None else str(e.value),
-            "rule": e.rule or "load",
-            "message": e.message,
-        }
-        for e in errors[:limit]
-    ]
-    if rows:
-        session.execute(sa.insert(ImportError_), rows)

@@ -8,7 +8,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 
+from loadbay.imports.options import ImportOptions
 from loadbay.imports.states import ImportState
+from loadbay.schemas.mapping import FieldMatch
 
 
 class RecordsImportIn(BaseModel):
@@ -35,6 +37,70 @@ class RecordsImportIn(BaseModel):
         le=1,
         description="Error budget: stop once invalid records / records seen passes this.",
     )
+
+
+class FileImportIn(BaseModel):
+    """Import a completed upload: it is analysed, mapped, validated and committed by jobs."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    upload_id: uuid.UUID = Field(description="A complete upload (tus or multipart).")
+    schema_name: str = Field(alias="schema", description="Name of a registered schema.")
+    schema_version: PositiveInt | None = Field(
+        default=None, description="Pin a schema version; default: the latest."
+    )
+    mapping: dict[str, str] | None = Field(
+        default=None,
+        description="{schema field: source column}; default: proposed by auto-mapping (the "
+        "import waits in awaiting_mapping unless every required field matches confidently).",
+    )
+    options: ImportOptions = Field(default_factory=ImportOptions)
+    follow_up_of: uuid.UUID | None = Field(
+        default=None, description="The import whose fixed failed rows this file holds."
+    )
+
+
+class MappingIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    mapping: dict[str, str] = Field(description="{schema field: source column}")
+    remember: bool = Field(
+        default=True, description="Remember it for this schema and similar header rows."
+    )
+
+
+class CommitIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    mode: Literal["insert", "upsert", "replace"] = "insert"
+    on_error: Literal["abort", "skip"] = Field(
+        default="abort",
+        description="abort: all-or-nothing (refused while rows are invalid); skip: load the "
+        "valid rows only.",
+    )
+
+
+class CellEditIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    row: PositiveInt = Field(description="1-based data row, as errors report it.")
+    field: str = Field(description="Schema field.")
+    value: str | None = Field(description="The new text; null empties the cell.")
+
+
+class RowsPatchIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    edits: list[CellEditIn] = Field(min_length=1, max_length=1000)
+
+
+class RowsPatchOut(BaseModel):
+    rows: dict[str, list[CellErrorOut]] = Field(
+        description="Per edited row (stored ones): its errors now; empty: the row is valid."
+    )
+    import_: ImportOut = Field(alias="import")
+
+    model_config = ConfigDict(populate_by_name=True)
 
 
 class CellErrorOut(BaseModel):
@@ -64,6 +130,38 @@ class Failure(BaseModel):
     detail: str
 
 
+class Analysis(BaseModel):
+    """How the file is read, found from its content."""
+
+    format: str
+    compression: str | None
+    encoding: str | None
+    delimiter: str | None
+    header_row: int | None
+    sheet: str | None
+    columns: list[str]
+
+
+class MappingOut(BaseModel):
+    proposal: list[FieldMatch] = Field(description="Per schema field: column, confidence, why.")
+    unmapped_columns: list[str]
+    duplicate_columns: list[str]
+    missing_required: list[str]
+    from_memory: bool
+    problems: list[dict[str, Any]] = Field(
+        description="What is wrong with a mapping given at creation (then the import waits)."
+    )
+
+
+class Progress(BaseModel):
+    fraction: float = Field(ge=0, le=1, description="Of the current step.")
+    rows_per_second: float | None
+    eta_seconds: float | None
+    bytes_total: int
+    bytes_processed: int
+    rows_estimate: int | None
+
+
 class ImportOut(BaseModel):
     id: uuid.UUID
     state: ImportState
@@ -73,8 +171,17 @@ class ImportOut(BaseModel):
     mode: str
     on_error: str
     counts: ImportCounts
-    progress: float = Field(ge=0, le=1)
+    progress: float = Field(ge=0, le=1, description="Of the current step.")
+    progress_detail: Progress | None = Field(description="File imports: rates, ETA, bytes.")
     budget_exceeded: bool
+    upload_id: uuid.UUID | None
+    file_name: str | None
+    follow_up_of: uuid.UUID | None
+    options: ImportOptions | None
+    analysis: Analysis | None
+    mapping: dict[str, str] | None
+    mapping_proposal: MappingOut | None
+    cancel_requested: bool
     failure: Failure | None
     first_errors: list[CellErrorOut]
     created_at: dt.datetime
@@ -87,6 +194,19 @@ class ImportOut(BaseModel):
 
 class ImportPage(BaseModel):
     items: list[ImportOut]
+    next_cursor: str | None
+    links: dict[str, str]
+
+
+class StoredRow(BaseModel):
+    row: int
+    values: dict[str, str | None]
+    errors: list[CellErrorOut]
+
+
+class RowPage(BaseModel):
+    items: list[StoredRow]
+    rows_invalid: int
     next_cursor: str | None
     links: dict[str, str]
 

@@ -8,17 +8,22 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from loadbay.db import utcnow
+from loadbay.db import transaction, utcnow
+from loadbay.errors import ErrorDetail
 from loadbay.imports.cache import ImportVersion
 from loadbay.imports.errors import ImportNotFound, StateConflict
-from loadbay.imports.models import ImportError_, ImportRecord
+from loadbay.imports.models import ImportError_, ImportRecord, ImportRow
 from loadbay.imports.states import ImportState
+
+if TYPE_CHECKING:
+    from loadbay.context import AppContext
+    from loadbay.validation import CellError
 
 
 def failure_of(record: ImportRecord) -> dict[str, str] | None:
@@ -57,6 +62,18 @@ def transition(
         raise StateConflict(
             f"import {import_id} is no longer {expected.value}; it cannot become {new.value}"
         )
+
+
+def update(session: Session, import_id: uuid.UUID, expected: ImportState, **values: Any) -> bool:
+    """Write ``values`` (progress, counts) while the import is still ``expected``; False when
+    it is not (cancelled, or moved on by another actor). Sets ``updated_at`` like a
+    transition, so cached views and event streams see the change."""
+    result = session.execute(
+        sa.update(ImportRecord)
+        .where(ImportRecord.id == import_id, ImportRecord.state == expected)
+        .values(updated_at=utcnow(), **values)
+    )
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
 
 def get_import(session: Session, *, import_id: uuid.UUID) -> ImportRecord:
@@ -127,3 +144,83 @@ def iter_errors(
     while errors := list_errors(session, import_id=import_id, limit=page, after=after):
         yield from errors
         after = errors[-1].id
+
+
+def failure_json(kind: str, detail: str) -> str:
+    return json.dumps({"type": kind, "detail": detail})
+
+
+def store_errors(
+    session: Session,
+    import_id: uuid.UUID,
+    errors: Sequence[CellError] | Sequence[ErrorDetail],
+    limit: int,
+) -> None:
+    """Keep the first ``limit`` errors: the validator's, or the rows a load refused."""
+    rows = [
+        {
+            "import_id": import_id,
+            "row": e.row or 0,
+            "column": e.column,
+            "value": None if e.value is None else str(e.value),
+            "rule": e.rule or "load",
+            "message": e.message,
+        }
+        for e in errors[:limit]
+    ]
+    if rows:
+        session.execute(sa.insert(ImportError_), rows)
+
+
+def fail_import(
+    context: AppContext,
+    import_id: uuid.UUID,
+    state: ImportState,
+    kind: str,
+    detail: str,
+    *,
+    errors: Sequence[ErrorDetail] = (),
+) -> None:
+    """End an import as failed from ``state``, keeping ``errors`` (the rows a load refused)
+    within the stored-error cap."""
+    limit = context.settings.max_stored_errors
+    with transaction(context.sessions) as session:
+        stored = session.scalar(
+            sa.select(ImportRecord.errors_stored).where(ImportRecord.id == import_id)
+        )
+        room = max(0, limit - (stored or 0))
+        store_errors(session, import_id, errors, room)
+        transition(
+            session,
+            import_id,
+            state,
+            ImportState.FAILED,
+            progress=1.0,
+            errors_stored=(stored or 0) + min(len(errors), room),
+            failure=failure_json(kind, detail),
+        )
+
+
+def list_rows(
+    session: Session, *, import_id: uuid.UUID, limit: int, after: int = 0
+) -> list[tuple[ImportRow, list[ImportError_]]]:
+    """Stored invalid rows of a file import in row order, each with its errors; ``after``
+    is the last row number already seen."""
+    rows = list(
+        session.scalars(
+            sa.select(ImportRow)
+            .where(ImportRow.import_id == import_id, ImportRow.row > after)
+            .order_by(ImportRow.row)
+            .limit(limit)
+        )
+    )
+    if not rows:
+        return []
+    errors: dict[int, list[ImportError_]] = {r.row: [] for r in rows}
+    for error in session.scalars(
+        sa.select(ImportError_)
+        .where(ImportError_.import_id == import_id, ImportError_.row.in_(list(errors)))
+        .order_by(ImportError_.id)
+    ):
+        errors[error.row].append(error)
+    return [(r, errors[r.row]) for r in rows]

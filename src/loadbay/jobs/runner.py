@@ -1,0 +1,142 @@
+"""Running one claimed job: heartbeat while it works, record how it ended.
+
+Job functions are registered by kind (``JobKind``) by whoever builds the executor (the app
+factory, the worker, the CLI), so this package knows nothing of imports. A job function must
+be idempotent: after a crash it runs again from the start, with the same subject.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from loadbay.jobs import service
+from loadbay.jobs.models import JobState
+
+logger = logging.getLogger("loadbay.jobs")
+
+
+class JobInterrupted(Exception):
+    """The job must stop now: its lease was lost, or its executor is shutting down. Raised by
+    ``JobControl.check``; the job goes back to the queue and runs again elsewhere."""
+
+
+class JobControl:
+    """What a running job polls between its steps (``check()`` after each batch)."""
+
+    def __init__(self, stopping: threading.Event) -> None:
+        self._stopping = stopping
+        self._lost = threading.Event()
+
+    def lose(self) -> None:
+        self._lost.set()
+
+    @property
+    def interrupted(self) -> bool:
+        return self._lost.is_set() or self._stopping.is_set()
+
+    def check(self) -> None:
+        if self._lost.is_set():
+            raise JobInterrupted("the job's lease was lost")
+        if self._stopping.is_set():
+            raise JobInterrupted("the executor is shutting down")
+
+
+@dataclass(frozen=True, slots=True)
+class JobKind:
+    """``run(subject_id, control)`` does the work; ``abandon(subject_id, reason)`` is called
+    instead once a job has been attempted too often (each attempt died with its process)."""
+
+    run: Callable[[uuid.UUID, JobControl], None]
+    abandon: Callable[[uuid.UUID, str], None]
+
+
+def owner_name() -> str:
+    """Who holds a lease: host, process and a random part (a restarted process is new)."""
+    return f"{socket.gethostname()[:32]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+class JobRunner:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        kinds: Mapping[str, JobKind],
+        *,
+        lease: float,
+        max_attempts: int,
+        owner: str | None = None,
+    ) -> None:
+        self.sessions = sessions
+        self.kinds = kinds
+        self.lease = lease
+        self.max_attempts = max_attempts
+        self.owner = owner or owner_name()
+        self.stopping = threading.Event()
+
+    def claim(self, job_id: uuid.UUID) -> service.Claimed | None:
+        return service.claim(self.sessions, job_id=job_id, owner=self.owner, lease=self.lease)
+
+    def claim_next(self) -> service.Claimed | None:
+        return service.claim_next(self.sessions, owner=self.owner, lease=self.lease)
+
+    def run(self, job: service.Claimed) -> None:
+        """Run a claimed job to its end (or until interrupted), keeping its lease alive."""
+        kind = self.kinds.get(job.kind)
+        if kind is None:
+            self._finish(job, JobState.FAILED, f"no job function for kind {job.kind!r}")
+            logger.error("job %s has unknown kind %r", job.id, job.kind)
+            return
+        if job.attempts > self.max_attempts:
+            reason = f"gave up after {job.attempts - 1} attempts that did not finish"
+            kind.abandon(job.subject_id, reason)
+            self._finish(job, JobState.FAILED, reason)
+            logger.error("job %s (%s) abandoned: %s", job.id, job.kind, reason)
+            return
+        control = JobControl(self.stopping)
+        beat_stop = threading.Event()
+        beat = threading.Thread(
+            target=self._heartbeat, args=(job, control, beat_stop), daemon=True, name="job-beat"
+        )
+        beat.start()
+        logger.info("job %s (%s) started, attempt %d", job.id, job.kind, job.attempts)
+        try:
+            kind.run(job.subject_id, control)
+        except JobInterrupted as exc:
+            logger.warning("job %s (%s) interrupted: %s", job.id, job.kind, exc)
+            service.release(self.sessions, job_id=job.id, owner=self.owner)
+            return
+        except Exception as exc:
+            # The job function turns the failures it knows into its subject's state; what
+            # reaches here is a bug or an outage: logged with its trace, the job failed.
+            logger.exception("job %s (%s) failed", job.id, job.kind)
+            self._finish(job, JobState.FAILED, f"{type(exc).__name__}: {exc}")
+            return
+        finally:
+            beat_stop.set()
+            beat.join()
+        self._finish(job, JobState.SUCCEEDED, None)
+        logger.info("job %s (%s) succeeded", job.id, job.kind)
+
+    def _finish(self, job: service.Claimed, state: JobState, error: str | None) -> None:
+        service.finish(self.sessions, job_id=job.id, owner=self.owner, state=state, error=error)
+
+    def _heartbeat(self, job: service.Claimed, control: JobControl, stop: threading.Event) -> None:
+        while not stop.wait(self.lease / 3):
+            try:
+                alive = service.heartbeat(
+                    self.sessions, job_id=job.id, owner=self.owner, lease=self.lease
+                )
+            except Exception:
+                # A store outage: keep trying; if it outlasts the lease, the job is lost.
+                logger.exception("heartbeat of job %s failed", job.id)
+                continue
+            if not alive:
+                control.lose()
+                return

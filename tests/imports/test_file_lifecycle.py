@@ -1,0 +1,99 @@
+"""A file import through the API with the local executor: analyse, map, validate, fix, commit."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from fastapi.testclient import TestClient
+
+from tests.imports.files_helpers import (
+    customers_csv,
+    register_customers,
+    start_import,
+    upload,
+    wait_for,
+)
+
+
+def test_confident_mapping_validates_then_commits(
+    client: TestClient, target_engine: sa.Engine
+) -> None:
+    register_customers(client)
+    upload_id = upload(client, customers_csv(500, bad={7: {"age": 130}, 9: {"email": "nope"}}))
+    created = start_import(client, upload_id)
+    assert created["state"] in {"created", "analysing", "validating"}
+    assert created["links"]["events"].endswith("/events")
+    body = wait_for(client, created["id"], {"validated", "failed"})
+    assert body["state"] == "validated", body
+    assert body["analysis"]["format"] == "csv"
+    assert body["analysis"]["delimiter"] == ","
+    assert body["counts"]["rows_total"] == 500
+    assert body["counts"]["rows_invalid"] == 2
+    assert body["counts"]["errors_total"] == 2
+    assert body["progress"] == 1.0
+    assert {(e["row"], e["column"], e["rule"]) for e in body["first_errors"]} == {
+        (7, "age", "maximum"),
+        (9, "email", "type"),
+    }
+    # Committing everything is refused while rows are invalid…
+    refused = client.post(f"/api/imports/{body['id']}/commit", json={"on_error": "abort"})
+    assert refused.status_code == 422, refused.text
+    # …so fix them in place.
+    fixed = client.patch(
+        f"/api/imports/{body['id']}/rows",
+        json={
+            "edits": [
+                {"row": 7, "field": "age", "value": "31"},
+                {"row": 9, "field": "email", "value": "user9@example.com"},
+            ]
+        },
+    )
+    assert fixed.status_code == 200, fixed.text
+    assert fixed.json()["rows"] == {"7": [], "9": []}
+    assert fixed.json()["import"]["counts"]["rows_invalid"] == 0
+    started = client.post(f"/api/imports/{body['id']}/commit", json={"on_error": "abort"})
+    assert started.status_code == 202, started.text
+    done = wait_for(client, body["id"], {"completed", "failed"})
+    assert done["state"] == "completed", done
+    assert done["counts"]["rows_loaded"] == 500
+    with target_engine.connect() as conn:
+        rows = conn.execute(sa.text("SELECT id, age, email FROM customers ORDER BY id")).all()
+    assert len(rows) == 500
+    assert rows[6] == (7, 31, "user7@example.com")
+    assert rows[8][2] == "user9@example.com"
+
+
+def test_unclear_headers_wait_for_a_mapping(client: TestClient, target_engine: sa.Engine) -> None:
+    register_customers(client)
+    content = customers_csv(20).replace(b"email,name", b"courriel,nom complet", 1)
+    created = start_import(client, upload(client, content), options={"auto_commit": True})
+    body = wait_for(client, created["id"], {"awaiting_mapping", "failed"})
+    assert body["state"] == "awaiting_mapping", body
+    assert "email" in body["mapping_proposal"]["missing_required"]
+    preview = client.get(f"/api/imports/{body['id']}/preview", params={"rows": 5}).json()
+    assert len(preview["rows"]) == 5
+    assert preview["rows"][0]["source"]["courriel"] == "user1@example.com"
+    mapping = {
+        "id": "id",
+        "email": "courriel",
+        "name": "nom complet",
+        "age": "age",
+        "signup": "signup",
+        "balance": "balance",
+        "country": "country",
+        "active": "active",
+    }
+    wrong = client.put(
+        f"/api/imports/{body['id']}/mapping", json={"mapping": {**mapping, "email": "nope"}}
+    )
+    assert wrong.status_code == 422
+    assert wrong.json()["errors"][0]["path"] == "$.mapping.email"
+    put = client.put(f"/api/imports/{body['id']}/mapping", json={"mapping": mapping})
+    assert put.status_code == 200, put.text
+    done = wait_for(client, body["id"], {"completed", "failed"})
+    assert done["state"] == "completed", done
+    assert done["counts"]["rows_loaded"] == 20
+    # Remembered: the same headers map by themselves next time.
+    again = start_import(client, upload(client, content))
+    second = wait_for(client, again["id"], {"validated", "failed", "awaiting_mapping"})
+    assert second["state"] == "validated"
+    assert second["mapping_proposal"]["from_memory"] is True
