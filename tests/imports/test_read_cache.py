@@ -14,13 +14,13 @@ from fastapi.testclient import TestClient
 from loadbay.app import create_app
 from loadbay.context import AppContext
 from loadbay.db import transaction
-from loadbay.imports.cache import ImportVersion, ImportViewCache, views_of
+from loadbay.imports.cache import ImportVersion, ImportViewCache, SharedViews, views_of
 from loadbay.imports.models import ImportError_, ImportRecord
 from loadbay.imports.schemas import ImportOut
 from loadbay.imports.service import transition
 from loadbay.imports.states import ImportState
 from loadbay.settings import Settings
-from tests.imports.conftest import customer
+from tests.imports.conftest import CUSTOMERS, customer
 
 T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 
@@ -189,3 +189,58 @@ def test_a_missing_import_is_not_served_from_the_cache(
     assert response.status_code == 404
     assert response.json()["type"] == "/problems/import-not-found"
     assert response.json()["detail"] == f"no import with id {created['id']}"
+
+
+# The shared (Redis) level.
+
+
+@pytest.fixture
+def redis_url() -> str:
+    import redis as redis_lib
+
+    from tests.conftest import IN_CI, REDIS_URL
+
+    try:
+        redis_lib.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
+    except redis_lib.RedisError as exc:
+        if IN_CI:
+            pytest.fail(f"Redis at {REDIS_URL} is not reachable: {exc}")
+        pytest.skip(f"Redis at {REDIS_URL} is not reachable: {exc}")
+    return REDIS_URL
+
+
+def test_a_view_built_by_one_process_serves_another_through_redis(
+    settings: Settings, redis_url: str
+) -> None:
+    shared_settings = settings.model_copy(update={"redis_url": redis_url})
+    with (
+        TestClient(create_app(shared_settings)) as first,
+        TestClient(create_app(shared_settings)) as second,
+    ):
+        assert first.post("/api/schemas", json=CUSTOMERS).status_code == 201
+        body = completed_import(first)
+        assert first.get(f"/api/imports/{body['id']}").json() == body
+        # The second process has nothing of its own: the view comes from Redis, so only the
+        # light version query reaches the database.
+        seen = statements_during(second.app.state.context.engine)  # type: ignore[attr-defined]
+        assert second.get(f"/api/imports/{body['id']}").json() == body
+        assert len(seen) == 1, seen
+        assert len(views_of(second.app)) == 1  # type: ignore[arg-type]
+        # A write anywhere changes the version: neither level serves the old view.
+        import_id = uuid.UUID(body["id"])
+        context: AppContext = first.app.state.context  # type: ignore[attr-defined]
+        with transaction(context.sessions) as session:
+            transition(
+                session, import_id, ImportState.COMPLETED, ImportState.REVERTED, progress=0.5
+            )
+        assert second.get(f"/api/imports/{body['id']}").json()["state"] == "reverted"
+        assert first.get(f"/api/imports/{body['id']}").json()["progress"] == 0.5
+
+
+def test_an_unreachable_redis_only_costs_the_shared_level() -> None:
+    cache = ImportViewCache(shared=SharedViews("redis://127.0.0.1:1/0"))
+    import_id, version = uuid.uuid4(), ImportVersion(T0, "validated")
+    cache.put(import_id, version, b"{}")  # no exception: Redis is an optimisation
+    assert cache.get(import_id, version) == b"{}"  # this process's level still serves
+    other = ImportViewCache(shared=SharedViews("redis://127.0.0.1:1/0"))
+    assert other.get(import_id, version) is None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from typing import Any
 
@@ -85,3 +86,46 @@ def test_requests_refused_before_routing_keep_their_route_label(settings: Settin
     with TestClient(create_app(secured), raise_server_exceptions=False) as client:
         assert client.get(f"/api/imports/{uuid.uuid4()}/errors").status_code == 401
     assert _count(route, "GET", 401) - before == 1
+
+
+def test_job_queue_and_durations_after_a_file_import(client: TestClient, customers: Any) -> None:
+    from tests.imports.files_helpers import customers_csv, start_import, upload, wait_for
+
+    jobs_before = {
+        kind: _sample(
+            "loadbay_job_duration_seconds_count", kind=f"import.{kind}", outcome="succeeded"
+        )
+        for kind in ("analyse", "validate", "commit")
+    }
+    imports_before = _sample(
+        "loadbay_import_duration_seconds_count", source="upload", state="completed"
+    )
+    created = start_import(client, upload(client, customers_csv(10)), options={"auto_commit": True})
+    wait_for(client, created["id"], {"completed"})
+
+    def finished(kind: str) -> float:
+        return _sample(
+            "loadbay_job_duration_seconds_count", kind=f"import.{kind}", outcome="succeeded"
+        )
+
+    # The commit job records its duration just after it ends the import.
+    deadline = time.monotonic() + 10
+    while finished("commit") == jobs_before["commit"] and time.monotonic() < deadline:
+        time.sleep(0.02)
+    for kind, before in jobs_before.items():
+        assert finished(kind) - before == 1, kind
+    assert (
+        _sample("loadbay_import_duration_seconds_count", source="upload", state="completed")
+        - imports_before
+        == 1
+    )
+
+    def queue() -> tuple[dict[str, float], float]:
+        text = client.get("/metrics").text
+        families = {f.name: f for f in text_string_to_metric_families(text)}
+        states = {s.labels["state"]: s.value for s in families["loadbay_jobs"].samples}
+        return states, families["loadbay_job_queue_oldest_seconds"].samples[0].value
+
+    while queue()[0]["running"] and time.monotonic() < deadline:
+        time.sleep(0.02)  # the last job is marked finished just after its import ends
+    assert queue() == ({"queued": 0, "running": 0}, 0)

@@ -7,21 +7,30 @@ never stale, even with several API processes (each has its own cache) sharing on
 a write made anywhere changes the version every process checks against.
 
 The version is ``(updated_at, state)``. It is sound because every write to an import or to its
-stored errors happens in a transaction that also calls ``service.transition``, which sets
-``updated_at``; any new write path (revert, progress from workers) must keep doing so.
-This is the first level of the architecture's two-level cache; a shared level (Redis) could
-later hold the bytes, checked against the same version.
+stored errors happens in a transaction that also calls ``service.transition`` or
+``service.update``, which set ``updated_at``; any new write path must keep doing so.
+
+Two levels: this process's LRU, then, when ``LOADBAY_REDIS_URL`` is set, Redis, shared by
+every API process, so a view built by one process serves the others until the import
+changes. Both levels are checked against the same version, so neither can serve a stale view,
+and a write needs no explicit invalidation message. Redis is an optimisation only: when it
+fails, reads go on from the database (logged once a minute at most).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import threading
+import time
 import uuid
 from collections import OrderedDict
 from typing import NamedTuple
 
+import redis
 from starlette.applications import Starlette
+
+logger = logging.getLogger("loadbay.imports")
 
 # Views are a few kB (the first errors dominate); a thousand hot imports stay well under 10 MB.
 MAX_ENTRIES = 1024
@@ -31,14 +40,68 @@ class ImportVersion(NamedTuple):
     updated_at: dt.datetime
     state: str
 
+    def token(self) -> bytes:
+        return f"{self.updated_at.isoformat()}|{self.state}".encode()
+
+
+# Shared views expire on their own: an import nobody reads should not hold Redis memory.
+SHARED_TTL_SECONDS = 3600
+# A Redis that does not answer this fast is slower than building the view.
+SHARED_TIMEOUT_SECONDS = 0.25
+
+
+class SharedViews:
+    """The Redis level: ``loadbay:import-view:<id>`` holds a version token, newline, JSON."""
+
+    def __init__(self, url: str) -> None:
+        self._redis = redis.Redis.from_url(
+            url,
+            socket_timeout=SHARED_TIMEOUT_SECONDS,
+            socket_connect_timeout=SHARED_TIMEOUT_SECONDS,
+        )
+        self._quiet_until = 0.0
+
+    @staticmethod
+    def key(import_id: uuid.UUID) -> str:
+        return f"loadbay:import-view:{import_id}"
+
+    def get(self, import_id: uuid.UUID, version: ImportVersion) -> bytes | None:
+        try:
+            stored = self._redis.get(self.key(import_id))
+        except redis.RedisError as exc:
+            self._complain(exc)
+            return None
+        if not isinstance(stored, bytes):
+            return None
+        token, _, body = stored.partition(b"\n")
+        return body if token == version.token() else None
+
+    def put(self, import_id: uuid.UUID, version: ImportVersion, body: bytes) -> None:
+        try:
+            self._redis.set(
+                self.key(import_id), version.token() + b"\n" + body, ex=SHARED_TTL_SECONDS
+            )
+        except redis.RedisError as exc:
+            self._complain(exc)
+
+    def close(self) -> None:
+        self._redis.close()
+
+    def _complain(self, exc: redis.RedisError) -> None:
+        now = time.monotonic()
+        if now >= self._quiet_until:
+            logger.warning("import view cache: Redis unavailable (%s); reading the store", exc)
+            self._quiet_until = now + 60
+
 
 class ImportViewCache:
     """A bounded LRU of ``import id -> (version, JSON bytes)``, safe across threads."""
 
-    def __init__(self, max_entries: int = MAX_ENTRIES) -> None:
+    def __init__(self, max_entries: int = MAX_ENTRIES, shared: SharedViews | None = None) -> None:
         if max_entries < 1:
             raise ValueError("an import view cache needs room for at least one entry")
         self._max_entries = max_entries
+        self.shared = shared
         self._entries: OrderedDict[uuid.UUID, tuple[ImportVersion, bytes]] = OrderedDict()
         # Reads run in the thread pool, so several threads may touch the order at once.
         self._lock = threading.Lock()
@@ -47,7 +110,22 @@ class ImportViewCache:
         return len(self._entries)
 
     def get(self, import_id: uuid.UUID, version: ImportVersion) -> bytes | None:
-        """The cached view if it was built from ``version``, else None (and it is dropped)."""
+        """The cached view if it was built from ``version`` (this process's, else the shared
+        one), else None."""
+        local = self._get_local(import_id, version)
+        if local is not None or self.shared is None:
+            return local
+        shared = self.shared.get(import_id, version)
+        if shared is not None:
+            self._put_local(import_id, version, shared)
+        return shared
+
+    def put(self, import_id: uuid.UUID, version: ImportVersion, body: bytes) -> None:
+        self._put_local(import_id, version, body)
+        if self.shared is not None:
+            self.shared.put(import_id, version, body)
+
+    def _get_local(self, import_id: uuid.UUID, version: ImportVersion) -> bytes | None:
         with self._lock:
             entry = self._entries.get(import_id)
             if entry is None:
@@ -58,7 +136,7 @@ class ImportViewCache:
             self._entries.move_to_end(import_id)
             return entry[1]
 
-    def put(self, import_id: uuid.UUID, version: ImportVersion, body: bytes) -> None:
+    def _put_local(self, import_id: uuid.UUID, version: ImportVersion, body: bytes) -> None:
         with self._lock:
             self._entries[import_id] = (version, body)
             self._entries.move_to_end(import_id)
@@ -73,5 +151,6 @@ def views_of(app: Starlette) -> ImportViewCache:
     if cache is None:
         # Called from the event loop only (no await in between), so two requests cannot
         # both create one.
-        cache = state.import_views = ImportViewCache()
+        url = state.settings.redis_url
+        cache = state.import_views = ImportViewCache(shared=SharedViews(url) if url else None)
     return cache

@@ -19,7 +19,8 @@ from loadbay.errors import ErrorDetail
 from loadbay.imports.cache import ImportVersion
 from loadbay.imports.errors import ImportNotFound, StateConflict
 from loadbay.imports.models import ImportError_, ImportRecord, ImportRow
-from loadbay.imports.states import ImportState
+from loadbay.imports.states import FINAL_STATES, ImportState
+from loadbay.observability.metrics import observe_import
 
 if TYPE_CHECKING:
     from loadbay.context import AppContext
@@ -62,6 +63,13 @@ def transition(
         raise StateConflict(
             f"import {import_id} is no longer {expected.value}; it cannot become {new.value}"
         )
+    if new in FINAL_STATES:
+        created_at, source = session.execute(
+            sa.select(ImportRecord.created_at, ImportRecord.source).where(
+                ImportRecord.id == import_id
+            )
+        ).one()
+        observe_import(source=source, state=new, seconds=(now - created_at).total_seconds())
 
 
 def update(session: Session, import_id: uuid.UUID, expected: ImportState, **values: Any) -> bool:

@@ -11,6 +11,7 @@ import logging
 import os
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from loadbay.jobs import service
 from loadbay.jobs.models import JobState
+from loadbay.observability.metrics import observe_job
 
 logger = logging.getLogger("loadbay.jobs")
 
@@ -106,9 +108,13 @@ class JobRunner:
         )
         beat.start()
         logger.info("job %s (%s) started, attempt %d", job.id, job.kind, job.attempts)
+        started = time.perf_counter()
+        outcome = "failed"
         try:
             kind.run(job.subject_id, control)
+            outcome = "succeeded"
         except JobInterrupted as exc:
+            outcome = "interrupted"
             logger.warning("job %s (%s) interrupted: %s", job.id, job.kind, exc)
             service.release(self.sessions, job_id=job.id, owner=self.owner)
             return
@@ -121,6 +127,7 @@ class JobRunner:
         finally:
             beat_stop.set()
             beat.join()
+            observe_job(kind=job.kind, outcome=outcome, seconds=time.perf_counter() - started)
         self._finish(job, JobState.SUCCEEDED, None)
         logger.info("job %s (%s) succeeded", job.id, job.kind)
 

@@ -57,6 +57,19 @@ RATE_LIMITED = Counter(
     ("group",),
 )
 
+JOB_DURATION = Histogram(
+    "loadbay_job_duration_seconds",
+    "Run time of one attempt of a job, by kind and outcome (succeeded, failed, interrupted).",
+    ("kind", "outcome"),
+    buckets=LATENCY_BUCKETS,
+)
+IMPORT_DURATION = Histogram(
+    "loadbay_import_duration_seconds",
+    "Time from an import's creation to its end, by source and final state.",
+    ("source", "state"),
+    buckets=LATENCY_BUCKETS,
+)
+
 RowOutcome = Literal["loaded", "invalid", "rejected"]
 
 
@@ -81,6 +94,30 @@ def count_uploaded_bytes(count: int) -> None:
 
 def count_rate_limited(group: str) -> None:
     RATE_LIMITED.labels(group=group).inc()
+
+
+def observe_job(*, kind: str, outcome: str, seconds: float) -> None:
+    JOB_DURATION.labels(kind=kind, outcome=outcome).observe(seconds)
+
+
+def observe_import(*, source: str, state: str, seconds: float) -> None:
+    IMPORT_DURATION.labels(source=source, state=state).observe(seconds)
+
+
+def queue_exposition(*, queued: int, running: int, oldest_queued_seconds: float) -> bytes:
+    """The job queue's gauges, read from the jobs table at scrape time: the table is shared
+    by every process, so any process reports the same truth (no per-process gauge to
+    aggregate)."""
+    lines = [
+        "# HELP loadbay_jobs Jobs in the durable queue, by state.",
+        "# TYPE loadbay_jobs gauge",
+        f'loadbay_jobs{{state="queued"}} {queued}',
+        f'loadbay_jobs{{state="running"}} {running}',
+        "# HELP loadbay_job_queue_oldest_seconds Age of the oldest queued job (0: none).",
+        "# TYPE loadbay_job_queue_oldest_seconds gauge",
+        f"loadbay_job_queue_oldest_seconds {oldest_queued_seconds:.3f}",
+    ]
+    return ("\n".join(lines) + "\n").encode()
 
 
 def exposition() -> tuple[bytes, str]:

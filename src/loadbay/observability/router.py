@@ -10,6 +10,7 @@ from starlette.concurrency import run_in_threadpool
 
 from loadbay.api_errors import problem_response, problem_responses
 from loadbay.context import AppContext, get_context
+from loadbay.jobs.service import queue_stats
 from loadbay.observability.health import (
     CheckOut,
     ReadinessOut,
@@ -17,7 +18,7 @@ from loadbay.observability.health import (
     check_storage,
     check_store,
 )
-from loadbay.observability.metrics import exposition
+from loadbay.observability.metrics import exposition, queue_exposition
 from loadbay.observability.stats import RequestStats, StatsOut
 
 router = APIRouter(tags=["operations"])
@@ -67,8 +68,14 @@ async def readyz(request: Request, context: Context) -> ReadinessOut | JSONRespo
     response_class=Response,
     responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
 )
-def metrics() -> Response:
+def metrics(context: Context) -> Response:
     body, content_type = exposition()
+    queue = queue_stats(context.sessions)
+    body += queue_exposition(
+        queued=queue.queued,
+        running=queue.running,
+        oldest_queued_seconds=queue.oldest_queued_seconds,
+    )
     return Response(body, media_type=content_type)
 
 
