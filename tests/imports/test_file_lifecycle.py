@@ -97,3 +97,65 @@ def test_unclear_headers_wait_for_a_mapping(client: TestClient, target_engine: s
     second = wait_for(client, again["id"], {"validated", "failed", "awaiting_mapping"})
     assert second["state"] == "validated"
     assert second["mapping_proposal"]["from_memory"] is True
+
+
+def test_cancel_at_rest_ends_at_once_and_twice_is_409(
+    client: TestClient, target_engine: sa.Engine
+) -> None:
+    register_customers(client)
+    created = start_import(client, upload(client, customers_csv(10, bad={2: {"age": -5}})))
+    body = wait_for(client, created["id"], {"validated"})
+    cancelled = client.post(f"/api/imports/{body['id']}/cancel")
+    assert cancelled.status_code == 202, cancelled.text
+    assert cancelled.json()["state"] == "cancelled"
+    assert cancelled.json()["finished_at"] is not None
+    again = client.post(f"/api/imports/{body['id']}/cancel")
+    assert again.status_code == 409
+    assert again.headers["content-type"] == "application/problem+json"
+    # Nothing to commit or edit any more; nothing reached the table.
+    assert client.post(f"/api/imports/{body['id']}/commit", json={}).status_code == 409
+    edit = {"edits": [{"row": 2, "field": "age", "value": "5"}]}
+    assert client.patch(f"/api/imports/{body['id']}/rows", json=edit).status_code == 409
+    with target_engine.connect() as conn:
+        tables = sa.inspect(conn).get_table_names()
+    assert "customers" not in tables
+
+
+def test_skip_loads_only_the_valid_rows_and_stored_rows_show_the_rest(
+    client: TestClient, target_engine: sa.Engine
+) -> None:
+    register_customers(client)
+    bad = {3: {"country": "XX"}, 4: {"age": "old", "signup": "2023-02-30"}}
+    created = start_import(client, upload(client, customers_csv(12, bad=bad)))
+    body = wait_for(client, created["id"], {"validated"})
+    rows = client.get(f"/api/imports/{body['id']}/rows").json()
+    assert rows["rows_invalid"] == 2
+    assert [r["row"] for r in rows["items"]] == [3, 4]
+    assert rows["items"][1]["values"]["age"] == "old"
+    assert {e["column"] for e in rows["items"][1]["errors"]} == {"age", "signup"}
+    started = client.post(
+        f"/api/imports/{body['id']}/commit", json={"mode": "insert", "on_error": "skip"}
+    )
+    assert started.status_code == 202, started.text
+    done = wait_for(client, body["id"], {"completed", "failed"})
+    assert done["state"] == "completed", done
+    assert done["counts"]["rows_loaded"] == 10
+    with target_engine.connect() as conn:
+        ids = conn.execute(sa.text("SELECT id FROM customers ORDER BY id")).scalars().all()
+    assert ids == [1, 2, 5, 6, 7, 8, 9, 10, 11, 12]
+
+
+def test_a_file_import_of_an_unfinished_upload_is_409(client: TestClient) -> None:
+    register_customers(client)
+    response = client.post(
+        "/api/uploads", headers={"Tus-Resumable": "1.0.0", "Upload-Length": "100"}
+    )
+    upload_id = response.headers["location"].rsplit("/", 1)[-1]
+    refused = client.post("/api/imports", json={"upload_id": upload_id, "schema": "customers"})
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["type"].endswith("/upload-not-ready")
+    unknown = client.post(
+        "/api/imports",
+        json={"upload_id": "00000000-0000-0000-0000-000000000000", "schema": "customers"},
+    )
+    assert unknown.status_code == 404

@@ -36,8 +36,6 @@ ANALYSE = "import.analyse"
 VALIDATE = "import.validate"
 COMMIT = "import.commit"
 
-# States whose work is done by a job that checks for cancellation between batches.
-_WORKING = (ImportState.CREATED, ImportState.ANALYSING, ImportState.VALIDATING)
 _RESTING = (ImportState.AWAITING_MAPPING, ImportState.VALIDATED)
 
 
@@ -200,19 +198,26 @@ def cancel(context: AppContext, *, import_id: uuid.UUID) -> ImportRecord:
     """Cancel an import. One at rest ends at once; one whose job runs is flagged and ends at
     the job's next batch (a commit then rolls back: the table is unchanged). An import that
     has ended cannot be cancelled."""
-    with transaction(context.sessions) as session:
-        record = get_import(session, import_id=import_id)
-        state = ImportState(record.state)
-        if state in FINAL_STATES:
-            raise StateConflict(f"import {import_id} is {state.value} already")
-        if state in _RESTING:
-            transition(session, import_id, state, ImportState.CANCELLED, eta_seconds=None)
-        elif state == ImportState.CREATED:
-            # Its analysis may not have started: end it now; the job then finds nothing to do.
-            transition(session, import_id, state, ImportState.CANCELLED)
-        elif not update(session, import_id, state, cancel_requested=True):
-            raise StateConflict(f"import {import_id} changed state; try again")
-    return _reload(context, import_id)
+    # Two tries: the import may move on between reading its state and changing it (its
+    # analysis starting, say); the second read sees where it went.
+    for _ in range(2):
+        with transaction(context.sessions) as session:
+            record = get_import(session, import_id=import_id)
+            state = ImportState(record.state)
+            if state in FINAL_STATES:
+                raise StateConflict(f"import {import_id} is {state.value} already")
+            if state in (*_RESTING, ImportState.CREATED):
+                # At rest, or not analysed yet (its job then finds nothing to do): end now.
+                try:
+                    transition(session, import_id, state, ImportState.CANCELLED, eta_seconds=None)
+                    ended = True
+                except StateConflict:
+                    ended = False
+            else:
+                ended = update(session, import_id, state, cancel_requested=True)
+        if ended:
+            return _reload(context, import_id)
+    raise StateConflict(f"import {import_id} keeps changing state; try again")
 
 
 @dataclass(frozen=True, slots=True)
