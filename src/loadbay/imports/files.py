@@ -165,7 +165,9 @@ def request_commit(
         )
         if mode == "upsert" and not info.schema.primary_key:
             raise UpsertRequiresPrimaryKey(info.name)
-        if on_error == "abort" and record.rows_invalid:
+        # Validation judged keys for its mode (in insert mode a key already in the table is
+        # an error); under another mode the commit's own validation decides.
+        if on_error == "abort" and record.rows_invalid and mode == record.mode:
             raise InvalidInput(
                 f"{record.rows_invalid} row(s) are invalid: fix them (PATCH …/rows), or commit "
                 "with on_error=skip to load the valid rows only",
