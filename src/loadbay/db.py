@@ -85,6 +85,10 @@ def migrate(engine: Engine) -> None:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            # Servers and workers starting together on an empty store would otherwise race
+            # to create the same tables; the lock ends with this transaction.
+            connection.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext('loadbay-migrate'))"))
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
 

@@ -5,6 +5,7 @@ Every field is documented in docs/configuration.md; a test fails when one is mis
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -157,6 +158,11 @@ class Settings(BaseSettings):
         description="Seconds before Redis re-delivers an unacknowledged Celery message; longer "
         "than the longest job.",
     )
+    celery_queue: str = Field(
+        default="loadbay",
+        min_length=1,
+        description="Celery queue jobs are sent to and `loadbay worker` consumes.",
+    )
     preview_rows: PositiveInt = Field(
         default=50, description="Sample rows read at analysis and shown by the preview."
     )
@@ -169,9 +175,64 @@ class Settings(BaseSettings):
     progress_interval: PositiveFloat = Field(
         default=0.5, description="Seconds between two progress writes of a running job."
     )
+    webhook_secret_grace: PositiveInt = Field(
+        default=24 * 3600,
+        description="Seconds a rotated webhook secret keeps signing beside the new one.",
+    )
     events_poll_interval: PositiveFloat = Field(
         default=0.25, description="Seconds between two checks of an import by its event stream."
     )
+
+    outbound_connect_timeout: PositiveFloat = Field(
+        default=5.0, description="Seconds an outbound request may take to connect (TCP + TLS)."
+    )
+    outbound_read_timeout: PositiveFloat = Field(
+        default=30.0, description="Seconds an outbound request may wait for the next bytes."
+    )
+    outbound_write_timeout: PositiveFloat = Field(
+        default=30.0, description="Seconds an outbound request may wait to send the next bytes."
+    )
+    outbound_pool_timeout: PositiveFloat = Field(
+        default=5.0, description="Seconds an outbound request may wait for a free connection."
+    )
+    outbound_max_connections: PositiveInt = Field(
+        default=20, description="Outbound connections open at once per process."
+    )
+    outbound_max_keepalive: PositiveInt = Field(
+        default=10, description="Idle outbound connections kept open for reuse per process."
+    )
+    outbound_retry_attempts: PositiveInt = Field(
+        default=5, description="Attempts of an outbound request, the first one included."
+    )
+    outbound_retry_base: PositiveFloat = Field(
+        default=0.5,
+        description="Seconds of the first outbound retry backoff (doubling, full jitter); "
+        "also the least wait after a Retry-After.",
+    )
+    outbound_retry_max_wait: PositiveFloat = Field(
+        default=30.0, description="Longest wait between two outbound attempts, in seconds."
+    )
+    outbound_max_redirects: int = Field(
+        default=5, ge=0, description="Redirects an outbound request follows (0: none)."
+    )
+    outbound_allow: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="CIDRs outbound requests may reach although private, loopback or "
+        "link-local (comma-separated), e.g. 10.20.0.0/16.",
+    )
+
+    @field_validator("outbound_allow", mode="before")
+    @classmethod
+    def _split_outbound_allow(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [cidr.strip() for cidr in value.split(",") if cidr.strip()]
+        return value
+
+    @field_validator("outbound_allow")
+    @classmethod
+    def _check_outbound_allow(cls, value: list[str]) -> list[str]:
+        # strict: "10.0.0.1/8" is refused rather than quietly widened to 10.0.0.0/8.
+        return [str(ipaddress.ip_network(cidr.strip(), strict=True)) for cidr in value]
 
     @field_validator("rate_limit_default")
     @classmethod

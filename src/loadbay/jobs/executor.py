@@ -38,7 +38,10 @@ def build_executor(
         from loadbay.jobs.distributed import CeleryExecutor, celery_app
 
         return CeleryExecutor(
-            celery_app(settings), runner, poll_interval=settings.job_poll_interval
+            celery_app(settings),
+            runner,
+            poll_interval=settings.job_poll_interval,
+            queue=settings.celery_queue,
         )
     from loadbay.jobs.local import LocalExecutor
 

@@ -59,4 +59,10 @@ class LocalExecutor:
                         self._wake.wait(self.poll_interval)
                     self._pending = max(0, self._pending - 1)
                 continue
-            self.runner.run(job)
+            try:
+                self.runner.run(job)
+            except Exception:
+                # The runner records every end of a job; what escapes it is the store failing
+                # under that record. The worker lives on: the job's lease lapses and it runs
+                # again, here or in another process.
+                logger.exception("job %s: how it ended could not be recorded", job.id)

@@ -81,15 +81,41 @@ class JobRunner:
         self.max_attempts = max_attempts
         self.owner = owner or owner_name()
         self.stopping = threading.Event()
+        # Jobs claimed and not yet ended by this runner. The lease names the process, not the
+        # thread: a job whose lease lapsed while this process still ran it (a stall longer
+        # than the lease) must not be claimed again here, or two threads would run it under
+        # one owner and neither heartbeat would ever notice.
+        self._held: set[uuid.UUID] = set()
+        self._held_lock = threading.Lock()
 
     def claim(self, job_id: uuid.UUID) -> service.Claimed | None:
-        return service.claim(self.sessions, job_id=job_id, owner=self.owner, lease=self.lease)
+        with self._held_lock:
+            if job_id in self._held:
+                return None
+        claimed = service.claim(self.sessions, job_id=job_id, owner=self.owner, lease=self.lease)
+        return self._hold(claimed)
 
     def claim_next(self) -> service.Claimed | None:
-        return service.claim_next(self.sessions, owner=self.owner, lease=self.lease)
+        with self._held_lock:
+            held = frozenset(self._held)
+        claimed = service.claim_next(self.sessions, owner=self.owner, lease=self.lease, skip=held)
+        return self._hold(claimed)
+
+    def _hold(self, claimed: service.Claimed | None) -> service.Claimed | None:
+        if claimed is not None:
+            with self._held_lock:
+                self._held.add(claimed.id)
+        return claimed
 
     def run(self, job: service.Claimed) -> None:
         """Run a claimed job to its end (or until interrupted), keeping its lease alive."""
+        try:
+            self._run(job)
+        finally:
+            with self._held_lock:
+                self._held.discard(job.id)
+
+    def _run(self, job: service.Claimed) -> None:
         kind = self.kinds.get(job.kind)
         if kind is None:
             self._finish(job, JobState.FAILED, f"no job function for kind {job.kind!r}")
@@ -97,7 +123,11 @@ class JobRunner:
             return
         if job.attempts > self.max_attempts:
             reason = f"gave up after {job.attempts - 1} attempts that did not finish"
-            kind.abandon(job.subject_id, reason)
+            try:
+                kind.abandon(job.subject_id, reason)
+            except Exception:
+                # Still end the job: left running, it would be abandoned again every lease.
+                logger.exception("job %s (%s): abandoning its subject failed", job.id, job.kind)
             self._finish(job, JobState.FAILED, reason)
             logger.error("job %s (%s) abandoned: %s", job.id, job.kind, reason)
             return

@@ -21,7 +21,9 @@ class CheckOut(BaseModel):
 
 class ReadinessOut(BaseModel):
     ready: bool
-    checks: dict[str, CheckOut] = Field(description="Keyed by check: store, storage, redis.")
+    checks: dict[str, CheckOut] = Field(
+        description="Keyed by check: store, storage, redis, broker."
+    )
 
 
 def check_store(engine: Engine) -> str | None:
@@ -58,3 +60,12 @@ async def check_redis(url: str) -> str | None:
     finally:
         await client.aclose()
     return None
+
+
+async def check_broker(url: str | None) -> str | None:
+    """The Celery broker answers (``LOADBAY_EXECUTOR=celery``): without it, jobs queued by this
+    server reach no worker until it is back."""
+    if url is None:
+        return "LOADBAY_EXECUTOR=celery needs LOADBAY_REDIS_URL (the Celery broker)"
+    reason = await check_redis(url)
+    return None if reason is None else f"celery broker {reason}"

@@ -14,6 +14,7 @@ from loadbay.jobs.service import queue_stats
 from loadbay.observability.health import (
     CheckOut,
     ReadinessOut,
+    check_broker,
     check_redis,
     check_storage,
     check_store,
@@ -43,6 +44,8 @@ async def readyz(request: Request, context: Context) -> ReadinessOut | JSONRespo
     }
     if context.settings.redis_url:
         reasons["redis"] = await check_redis(context.settings.redis_url)
+    if context.settings.executor == "celery":
+        reasons["broker"] = await check_broker(context.settings.redis_url)
     out = ReadinessOut(
         ready=all(reason is None for reason in reasons.values()),
         checks={
