@@ -62,6 +62,7 @@ bench: install-dev ## run the benchmarks in bench/ (each prints ratios against s
 	$(BIN)/python bench/validate.py
 	$(BIN)/python bench/upload.py
 	$(BIN)/python bench/load.py
+	$(BIN)/python bench/import_file.py
 
 lock: $(UV) ## regenerate the hash-pinned lock files from pyproject.toml (needs network)
 	$(UV) pip compile pyproject.toml requirements-build.in --universal --generate-hashes --python-version 3.11 -o requirements.lock -q

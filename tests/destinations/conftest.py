@@ -6,7 +6,7 @@ import pytest
 import sqlalchemy as sa
 
 from loadbay.db import create_engine
-from loadbay.destinations import SqlDestination
+from loadbay.destinations.sql import SqlDestination
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from loadbay.destinations import TableMismatch
 from loadbay.destinations.connection import lock_key
 from loadbay.destinations.ddl import (
     ColumnInfo,
@@ -19,7 +18,7 @@ from loadbay.destinations.ddl import (
     plan_evolution,
     unique_index_name,
 )
-from loadbay.destinations.errors import ColumnMismatch
+from loadbay.destinations.errors import ColumnMismatch, TableMismatch
 from loadbay.destinations.frames import conform
 from loadbay.destinations.postgres import POSTGRES_TYPES
 from loadbay.destinations.sqlite import SQLITE_TYPES, storage_columns

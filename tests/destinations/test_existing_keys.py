@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 import sqlalchemy as sa
 
-from loadbay.destinations import SqlDestination
+from loadbay.destinations.sql import SqlDestination
 from tests.destinations.helpers import batch, make_schema, temp_tables
 
 SINGLE = make_schema(

@@ -10,11 +10,8 @@ import polars as pl
 import pytest
 import sqlalchemy as sa
 
-from loadbay.destinations import (
-    LoadConflict,
-    SqlDestination,
-    UpsertRequiresPrimaryKey,
-)
+from loadbay.destinations.errors import LoadConflict, UpsertRequiresPrimaryKey
+from loadbay.destinations.sql import SqlDestination
 from loadbay.errors import ErrorDetail, InvalidInput
 from loadbay.schemas.model import TableSchema
 from tests.destinations.helpers import (

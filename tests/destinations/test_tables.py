@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from loadbay.destinations import LoadConflict, SqlDestination, TableMismatch
-from loadbay.destinations.errors import ColumnMismatch
+from loadbay.destinations.errors import ColumnMismatch, LoadConflict, TableMismatch
+from loadbay.destinations.sql import SqlDestination
 from loadbay.errors import Conflict
 from tests.destinations.helpers import batch, columns, make_schema, query, read
 

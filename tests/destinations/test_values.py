@@ -12,7 +12,8 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from loadbay.destinations import SqlDestination, UnstorableValue
+from loadbay.destinations.errors import UnstorableValue
+from loadbay.destinations.sql import SqlDestination
 from loadbay.schemas.model import FieldType
 from tests.destinations.helpers import batch, make_schema, read
 

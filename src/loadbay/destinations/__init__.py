@@ -1,20 +1,5 @@
-"""Where validated rows go: SQL databases (SQLite, PostgreSQL)."""
+"""Where validated rows go: SQL databases (SQLite, PostgreSQL) — ``destinations.sql``.
 
-from loadbay.destinations.errors import (
-    ColumnMismatch,
-    LoadConflict,
-    TableMismatch,
-    UnstorableValue,
-    UpsertRequiresPrimaryKey,
-)
-from loadbay.destinations.sql import LoadMode, SqlDestination
-
-__all__ = [
-    "ColumnMismatch",
-    "LoadConflict",
-    "LoadMode",
-    "SqlDestination",
-    "TableMismatch",
-    "UnstorableValue",
-    "UpsertRequiresPrimaryKey",
-]
+Nothing is imported here: the errors are needed by light modules (the API's request checks)
+that must not load polars, which ``sql`` does.
+"""

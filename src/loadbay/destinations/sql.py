@@ -65,9 +65,13 @@ class SqlDestination:
         with self._connect() as conn:
             _ensure_table(conn, schema)
 
-    def existing_keys(self, schema: TableSchema, keys: pl.DataFrame) -> pl.Series:
+    def existing_keys(
+        self, schema: TableSchema, keys: pl.DataFrame, *, excluding: uuid.UUID | None = None
+    ) -> pl.Series:
         """Which rows of ``keys`` (the primary-key columns, or one unique column) are in the
         table: a Boolean Series aligned with ``keys``. A key with a null part never is.
+        Rows loaded by import ``excluding`` do not count (an import meets its own rows when
+        it is read again after its commit).
 
         Raises ``TableMismatch`` when the table exists but cannot take the schema's rows."""
         _check_names(schema)
@@ -88,15 +92,26 @@ class SqlDestination:
             numbered = keys.with_row_index(ROW_COLUMN).with_columns(
                 pl.col(ROW_COLUMN).cast(pl.Int64)
             )
+            staged = conform(numbered, fields)
+            q = conn.quote
+            # An empty table (the first import into it, and every batch of that import's
+            # commit, since its rows move in only at the end) holds no key: one cheap query
+            # instead of staging the batch's keys in a temp table.
+            if not conn.fetch(f"SELECT 1 FROM {q(schema.table_name)} LIMIT 1"):
+                return exists
             conn.begin_staging()
             stage = conn.create_temp_table(fields)
-            conn.copy_rows(stage, conform(numbered, fields))
+            conn.copy_rows(stage, staged)
             conn.end_staging()
-            q = conn.quote
             match = " AND ".join(f"t.{q(f.name)} = s.{q(f.name)}" for f in fields)
+            params: list[object] = []
+            if excluding is not None and IMPORT_ID_COLUMN in shape.columns:
+                match += f" AND t.{q(IMPORT_ID_COLUMN)} <> {conn.placeholder}"
+                params.append(conn.import_id_param(excluding))
             found = conn.fetch(
                 f"SELECT s.{q(ROW_COLUMN)} FROM {q(stage)} AS s WHERE EXISTS "
-                f"(SELECT 1 FROM {q(schema.table_name)} AS t WHERE {match})"
+                f"(SELECT 1 FROM {q(schema.table_name)} AS t WHERE {match})",
+                params,
             )
         if found:
             exists.scatter([row for (row,) in found], True)

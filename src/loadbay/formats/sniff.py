@@ -42,6 +42,8 @@ def detect(path: Path, *, sheet: str | None = None) -> Detected:
             raise UnreadableFile("parquet", "gzip-compressed Parquet is not supported")
         return Detected(format="parquet", columns=parquet.columns(path))
     if head.startswith(b"PK\x03\x04"):
+        if compression is None:  # a zip's signature, yet not a zip: damaged or fake
+            excel.check_zip(path)  # raises "not a zip archive" with zipfile's reason
         raise UnreadableFile("xlsx", "gzip-compressed XLSX is not supported")
     encoding, bom = _encoding(head, complete=complete)
     text = head[len(bom_for(encoding)) if bom else 0 :].decode(encoding, errors="ignore")
@@ -71,7 +73,13 @@ def _encoding(head: bytes, *, complete: bool) -> tuple[str, bool]:
             return "utf-8", False
     best = charset_normalizer.from_bytes(sample).best()
     if best is None or (b"\x00" in sample and not best.encoding.startswith("utf_")):
-        raise UnreadableFile("file", "binary content", explanation="not text in any known encoding")
+        nul = sample.find(b"\x00")
+        raise UnreadableFile(
+            "file",
+            "binary content",
+            explanation="not text in any known encoding",
+            offset=nul if nul >= 0 else None,  # where: the first NUL byte, when there is one
+        )
     name = best.encoding.replace("_", "-")
     if name.startswith(_MULTI_BYTE):
         return name, False
