@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from tests.imports.conftest import CUSTOMERS
@@ -64,3 +65,39 @@ def start_import(client: TestClient, upload_id: str, **extra: Any) -> dict[str, 
     assert response.status_code == 202, response.text
     body: dict[str, Any] = response.json()
     return body
+
+
+# States in which no job works on the import: a test waiting for one of these never races.
+SETTLED = {"awaiting_mapping", "validated", "completed", "failed", "cancelled", "reverted"}
+
+
+def import_file(
+    client: TestClient,
+    content: bytes,
+    *,
+    schema: str,
+    name: str = "data.csv",
+    options: dict[str, Any] | None = None,
+    timeout: float = 30.0,
+    **extra: Any,
+) -> dict[str, Any]:
+    """Upload ``content``, import it into ``schema`` and wait until no job works on it."""
+    response = client.post(
+        "/api/imports",
+        json={
+            "upload_id": upload(client, content, name),
+            "schema": schema,
+            "options": options or {},
+            **extra,
+        },
+    )
+    assert response.status_code == 202, response.text
+    return wait_for(client, str(response.json()["id"]), SETTLED, timeout=timeout)
+
+
+def table_rows(engine: sa.Engine, table: str, columns: list[str]) -> list[tuple[Any, ...]]:
+    """The rows of ``table``, ordered by the first column."""
+    names = ", ".join(f'"{c}"' for c in columns)
+    with engine.connect() as conn:
+        query = sa.text(f'SELECT {names} FROM "{table}" ORDER BY "{columns[0]}"')
+        return [tuple(row) for row in conn.execute(query)]

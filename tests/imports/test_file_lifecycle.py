@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import csv
+import io
+
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
@@ -159,3 +162,19 @@ def test_a_file_import_of_an_unfinished_upload_is_409(client: TestClient) -> Non
         json={"upload_id": "00000000-0000-0000-0000-000000000000", "schema": "customers"},
     )
     assert unknown.status_code == 404
+
+
+def test_failed_rows_after_a_skip_commit_are_only_the_invalid_ones(
+    client: TestClient,
+) -> None:
+    register_customers(client)
+    created = start_import(client, upload(client, customers_csv(6, bad={5: {"age": 999}})))
+    body = wait_for(client, created["id"], {"validated"})
+    client.post(f"/api/imports/{body['id']}/commit", json={"on_error": "skip"})
+    assert wait_for(client, body["id"], {"completed"})["counts"]["rows_loaded"] == 5
+    # Read again after the commit, the import's own loaded rows are not duplicates of
+    # themselves: the CSV still holds only the row that was invalid.
+    text = client.get(f"/api/imports/{body['id']}/errors?format=csv").text
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert [(r["id"], r["_row"]) for r in rows] == [("5", "5")]
+    assert rows[0]["_error"].startswith("age: ")

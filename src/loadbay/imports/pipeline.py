@@ -137,6 +137,10 @@ def analyse(context: AppContext, import_id: uuid.UUID, control: JobControl) -> N
             "progress": 1.0,
         }
         if mapping is None:
+            if problems:
+                # The given mapping cannot be used (problems say why): drop it, so reads
+                # through the file (preview, failed rows) never apply it.
+                values["mapping"] = None
             transition(session, import_id, state, ImportState.AWAITING_MAPPING, **values)
         else:
             values |= {"mapping": json.dumps(mapping), "progress": 0.0}
@@ -193,7 +197,7 @@ def validate(context: AppContext, import_id: uuid.UUID, control: JobControl) -> 
     budget = ErrorBudget(options.max_errors, options.max_error_ratio)
     if budget.max_errors is None and budget.max_error_ratio is None:
         budget = ErrorBudget(settings.max_errors, settings.max_error_ratio)
-    validator = _validator(context, schema, record.mode, budget)
+    validator = _validator(context, record, schema, budget)
     meter = _meter(context, record)
     keeper = _RowKeeper(settings.max_stored_errors)
     offset: int | None = None
@@ -342,7 +346,7 @@ def commit(context: AppContext, import_id: uuid.UUID, control: JobControl) -> No
         )
         patches = _patches(session, import_id)
     schema = info.schema
-    validator = _validator(context, schema, record.mode, ErrorBudget())
+    validator = _validator(context, record, schema, ErrorBudget())
     meter = _meter(context, record)
 
     def valid_batches() -> Iterator[pl.DataFrame]:
@@ -399,7 +403,12 @@ def commit(context: AppContext, import_id: uuid.UUID, control: JobControl) -> No
         "bytes_processed": record.bytes_total,
     }
     if validator.rows_seen:  # zero when the rows were loaded by an earlier attempt
-        values |= {"rows_valid": validator.rows_valid, "rows_invalid": validator.rows_invalid}
+        # The exact count replaces the estimate the progress writes made from byte offsets.
+        values |= {
+            "rows_valid": validator.rows_valid,
+            "rows_invalid": validator.rows_invalid,
+            "rows_estimate": validator.rows_seen,
+        }
     with transaction(context.sessions) as session:
         transition(session, import_id, state, ImportState.COMPLETED, **values)
     count_imported_rows(loaded=loaded, invalid=record.rows_invalid)
@@ -469,16 +478,17 @@ def _patches(session: Session, import_id: uuid.UUID) -> Patches:
 
 
 def _validator(
-    context: AppContext, schema: TableSchema, mode: str, budget: ErrorBudget
+    context: AppContext, record: ImportRecord, schema: TableSchema, budget: ErrorBudget
 ) -> Validator:
     existing = None
-    if mode == "insert":
+    if record.mode == "insert":
         # In insert mode a key already in the target table is a row error, found now rather
-        # than as a failed load at the end.
+        # than as a failed load at the end; the import's own rows (read again after its
+        # commit, for the failed-rows CSV) are not others' keys.
         destination = SqlDestination(context.target_engine)
 
         def existing(keys: pl.DataFrame) -> pl.Series:
-            return destination.existing_keys(schema, keys)
+            return destination.existing_keys(schema, keys, excluding=record.id)
 
     return Validator(compile_schema(schema), budget=budget, existing_keys=existing)
 
@@ -747,7 +757,7 @@ def failed_rows_csv(
 def _failed_rows(
     context: AppContext, record: ImportRecord, schema: TableSchema, patches: Patches
 ) -> Iterator[list[Any]]:
-    validator = _validator(context, schema, record.mode, ErrorBudget())
+    validator = _validator(context, record, schema, ErrorBudget())
     for raw, pre_errors, _ in _mapped_batches(context, record, schema, patches):
         result = validator.validate(raw, pre_errors=pre_errors)
         if not result.errors:

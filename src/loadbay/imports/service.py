@@ -21,6 +21,7 @@ from loadbay.imports.errors import ImportNotFound, StateConflict
 from loadbay.imports.models import ImportError_, ImportRecord, ImportRow
 from loadbay.imports.states import FINAL_STATES, ImportState
 from loadbay.observability.metrics import observe_import
+from loadbay.webhooks.events import emit
 
 if TYPE_CHECKING:
     from loadbay.context import AppContext
@@ -63,13 +64,40 @@ def transition(
         raise StateConflict(
             f"import {import_id} is no longer {expected.value}; it cannot become {new.value}"
         )
-    if new in FINAL_STATES:
-        created_at, source = session.execute(
-            sa.select(ImportRecord.created_at, ImportRecord.source).where(
-                ImportRecord.id == import_id
-            )
-        ).one()
-        observe_import(source=source, state=new, seconds=(now - created_at).total_seconds())
+    if new in FINAL_STATES or new in _ANNOUNCED:
+        record = session.get_one(ImportRecord, import_id, populate_existing=True)
+        if new in FINAL_STATES:
+            seconds = (now - record.created_at).total_seconds()
+            observe_import(source=record.source, state=new, seconds=seconds)
+        if new in _ANNOUNCED:
+            emit(session, event_type=f"import.{new.value}", data=_event_data(record))
+
+
+# States that send a webhook event (``import.<state>``), in the transaction that enters them.
+_ANNOUNCED = frozenset(
+    {ImportState.AWAITING_MAPPING, ImportState.VALIDATED, ImportState.COMPLETED, ImportState.FAILED}
+)
+
+
+def _event_data(record: ImportRecord) -> dict[str, Any]:
+    return {
+        "id": str(record.id),
+        "state": record.state,
+        "schema": {"name": record.schema_name, "version": record.schema_version},
+        "table": record.table_name,
+        "source": record.source,
+        "upload_id": None if record.upload_id is None else str(record.upload_id),
+        "file_name": record.file_name,
+        "counts": {
+            "rows_total": record.rows_total,
+            "rows_valid": record.rows_valid,
+            "rows_invalid": record.rows_invalid,
+            "rows_loaded": record.rows_loaded,
+            "errors_total": record.errors_total,
+        },
+        "failure": failure_of(record),
+        "links": {"self": f"/api/imports/{record.id}"},
+    }
 
 
 def update(session: Session, import_id: uuid.UUID, expected: ImportState, **values: Any) -> bool:
