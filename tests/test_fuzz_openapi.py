@@ -23,6 +23,7 @@ from schemathesis.checks import (
 
 from loadbay.app import create_app
 from loadbay.settings import Settings
+from tests.outbound import ConnectRecorder, FakeDNS
 
 CHECKS = [
     not_a_server_error,
@@ -41,9 +42,16 @@ schema = schemathesis.openapi.from_asgi("/openapi.json", app)
 
 @pytest.fixture(scope="module", autouse=True)
 def running_app() -> Iterator[None]:
-    """Runs the lifespan once; schemathesis' own ASGI clients share the app's state."""
-    with TestClient(app):
-        yield
+    """Runs the lifespan once; schemathesis' own ASGI clients share the app's state.
+
+    The fuzzer registers webhook endpoints at made-up URLs and the imports it makes send
+    events to them: names are answered by no DNS and connections go nowhere but loopback,
+    so nothing leaves the machine (the deliveries simply fail)."""
+    with pytest.MonkeyPatch.context() as patch:
+        ConnectRecorder().install(patch)
+        FakeDNS({"localhost": [["127.0.0.1"]]}).install(patch)
+        with TestClient(app):
+            yield
 
 
 @schema.parametrize()

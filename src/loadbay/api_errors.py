@@ -26,6 +26,7 @@ from loadbay.errors import (
     TooLarge,
     json_path,
 )
+from loadbay.outbound.errors import OutboundError
 from loadbay.uploads.errors import (
     ChecksumMismatch,
     InvalidUploadRequest,
@@ -50,6 +51,8 @@ STATUS_BY_ERROR: dict[type[LoadbayError], int] = {
     UploadGone: 410,
     UploadLocked: 423,
     ChecksumMismatch: 460,
+    # The remote server failed us, not the client (OutboundRefused is an InvalidInput: 422).
+    OutboundError: 502,
 }
 
 

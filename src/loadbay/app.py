@@ -14,8 +14,8 @@ from loadbay import __version__
 from loadbay.api_errors import install_error_handlers, install_problem_openapi
 from loadbay.context import AppContext
 from loadbay.db import transaction
-from loadbay.imports.jobs import import_job_kinds
 from loadbay.imports.router import router as imports_router
+from loadbay.job_kinds import all_job_kinds
 from loadbay.jobs.executor import build_executor
 from loadbay.observability.logs import configure_logging
 from loadbay.observability.middleware import ObservabilityMiddleware
@@ -37,6 +37,7 @@ from loadbay.uploads.router import router as uploads_router
 from loadbay.uploads.service import sweep_periodically
 from loadbay.uploads.store import UploadStore
 from loadbay.uploads.tus import TusMiddleware
+from loadbay.webhooks.router import router as webhooks_router
 
 logger = logging.getLogger("loadbay")
 
@@ -57,7 +58,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.context = context
         app.state.upload_store = store = UploadStore.at(settings.data_dir)
         context.executor = executor = build_executor(
-            settings, context.sessions, import_job_kinds(context)
+            settings, context.sessions, all_job_kinds(context)
         )
         executor.start()
         sweeper = asyncio.create_task(sweep_periodically(context, store), name="upload-sweep")
@@ -100,4 +101,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(observability_router)
     app.include_router(keys_router)
     app.include_router(session_router)
+    app.include_router(webhooks_router)
     return app

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from loadbay.db import create_engine, make_session_factory, migrate
 from loadbay.jobs import service as jobs
+from loadbay.outbound import OutboundClient
 from loadbay.settings import Settings
 
 if TYPE_CHECKING:
@@ -28,6 +29,8 @@ class AppContext:
     engine: Engine
     sessions: sessionmaker[Session]
     target_engine: Engine
+    # The one client for calls to other servers (webhooks, sources, HTTP destinations).
+    outbound: OutboundClient
     # Set by whoever runs jobs (the app, the worker, the CLI); None: jobs wait in the table.
     executor: Executor | None = field(default=None)
 
@@ -36,7 +39,7 @@ class AppContext:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         engine = create_engine(settings.metadata_url())
         target = create_engine(settings.target_url())
-        return cls(settings, engine, make_session_factory(engine), target)
+        return cls(settings, engine, make_session_factory(engine), target, OutboundClient(settings))
 
     def start(self) -> None:
         migrate(self.engine)
@@ -52,6 +55,7 @@ class AppContext:
     def close(self) -> None:
         self.engine.dispose()
         self.target_engine.dispose()
+        self.outbound.close()
 
 
 def get_context(request: Request) -> AppContext:

@@ -9,3 +9,4 @@ def load_all() -> None:
     from loadbay.schemas.mapping import models as _mapping  # noqa: F401
     from loadbay.security import models as _security  # noqa: F401
     from loadbay.uploads import models as _uploads  # noqa: F401
+    from loadbay.webhooks import models as _webhooks  # noqa: F401

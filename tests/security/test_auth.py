@@ -35,7 +35,8 @@ OPERATIONS = operations()
 
 def test_the_matrix_covers_every_router() -> None:
     paths = {path for _, path in OPERATIONS}
-    for prefix in ("/api/imports", "/api/schemas", "/api/uploads", "/api/keys", "/metrics"):
+    prefixes = ("/api/imports", "/api/schemas", "/api/uploads", "/api/keys", "/api/webhooks")
+    for prefix in (*prefixes, "/metrics"):
         assert any(p.startswith(prefix) for p in paths), prefix
 
 
@@ -128,6 +129,8 @@ def test_openapi_in_local_mode_allows_no_key(client: TestClient) -> None:
         ("DELETE", "/api/schemas/x", Scope.WRITE),
         ("GET", "/api/keys", Scope.ADMIN),
         ("DELETE", "/api/keys/x", Scope.ADMIN),
+        ("GET", "/api/webhooks", Scope.ADMIN),
+        ("POST", "/api/webhooks/x/rotate-secret", Scope.ADMIN),
         ("GET", "/metrics", Scope.READ),
         ("OPTIONS", "/api/uploads", None),
         ("GET", "/healthz", None),

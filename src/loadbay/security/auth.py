@@ -39,7 +39,8 @@ from loadbay.settings import Settings
 
 logger = logging.getLogger("loadbay.security")
 
-ADMIN_PREFIX = "/api/keys"
+# Keys and webhooks (whose secrets sign what loadbay sends) need the admin scope.
+ADMIN_PREFIXES = ("/api/keys", "/api/webhooks")
 SESSION_PATH = "/api/session"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -48,7 +49,7 @@ def required_scope(method: str, path: str) -> KeyScope | None:
     """The scope a request needs, or None for a public one."""
     if method == "OPTIONS" or path == SESSION_PATH:
         return None
-    if path == ADMIN_PREFIX or path.startswith(ADMIN_PREFIX + "/"):
+    if any(path == prefix or path.startswith(prefix + "/") for prefix in ADMIN_PREFIXES):
         return KeyScope.ADMIN
     if path.startswith("/api/") or path == "/metrics":
         return KeyScope.READ if method in SAFE_METHODS else KeyScope.WRITE

@@ -35,6 +35,7 @@ GROUPS: tuple[tuple[str, str], ...] = (
     ("/api/imports", "imports"),
     ("/api/schemas", "schemas"),
     ("/api/keys", "keys"),
+    ("/api/webhooks", "webhooks"),
     ("/api/stats", "operations"),
     ("/metrics", "operations"),
     ("/api/", "api"),

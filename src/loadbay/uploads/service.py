@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, TypeVar, cast
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from loadbay.context import AppContext
 from loadbay.db import transaction, utcnow
@@ -45,6 +45,7 @@ from loadbay.uploads.errors import (
 )
 from loadbay.uploads.models import GONE_STATES, LIVE_STATES, Upload, UploadKind, UploadState
 from loadbay.uploads.store import AppendWriter, Checksum, UploadFile, UploadStore, WholeFileHash
+from loadbay.webhooks.events import emit
 
 logger = logging.getLogger("loadbay.uploads")
 T = TypeVar("T")
@@ -213,6 +214,8 @@ def _insert_then_create_file(context: AppContext, store: UploadStore, upload: Up
     """Row first, then file: a crash in between leaves a row that expires, not a stray file."""
     with transaction(context.sessions) as session:
         session.add(upload)
+        if upload.state == UploadState.COMPLETE:
+            announce_complete(session, upload)
     try:
         store.create(upload.id).close()
     except BaseException:
@@ -546,6 +549,28 @@ def _finish(
     # Partial uploads are building blocks: they expire like unfinished ones.
     upload.expires_at = now + _expiry(context) if upload.kind == UploadKind.PARTIAL else None
     logger.info("upload complete", extra={"upload_id": str(upload.id), "size": upload.length})
+    session = object_session(upload)
+    if session is not None:  # else announced when its row is inserted
+        announce_complete(session, upload)
+
+
+def announce_complete(session: Session, upload: Upload) -> None:
+    """The ``upload.completed`` webhook, in the transaction that completes the upload."""
+    if upload.kind == UploadKind.PARTIAL:
+        return  # a building block, not a file anyone imports
+    emit(
+        session,
+        event_type="upload.completed",
+        data={
+            "id": str(upload.id),
+            "size": upload.length,
+            "filename": upload.filename,
+            "content_type": upload.content_type,
+            "md5": upload.md5,
+            "sha256": upload.sha256,
+            "links": {"self": f"/api/uploads/{upload.id}"},
+        },
+    )
 
 
 # --- terminating and sweeping ------------------------------------------------------------

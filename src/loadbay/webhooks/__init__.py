@@ -1,0 +1,1 @@
+"""Webhooks: endpoints, Standard Webhooks signing, durable deliveries retried by the jobs."""
