@@ -175,6 +175,11 @@ class Settings(BaseSettings):
     progress_interval: PositiveFloat = Field(
         default=0.5, description="Seconds between two progress writes of a running job."
     )
+    bulk_load_empty_tables: bool = Field(
+        default=True,
+        description="PostgreSQL: load an insert into an empty table directly, keys built "
+        "after the rows; the table is locked until the load commits.",
+    )
     webhook_secret_grace: PositiveInt = Field(
         default=24 * 3600,
         description="Seconds a rotated webhook secret keeps signing beside the new one.",

@@ -284,19 +284,36 @@ def test_retry_of_a_loaded_import_loads_nothing_twice(
 
 
 def test_import_committed_by_another_attempt_while_staging(
-    destination: SqlDestination, target_engine: sa.Engine
+    destination: SqlDestination, target_engine: sa.Engine, seeded: uuid.UUID
 ) -> None:
-    """Two attempts of one import race: the one that commits second loads nothing."""
+    """Two attempts of one import race: the one that commits second loads nothing.
+    (The table has rows, so both stage; into an empty PostgreSQL table the first attempt
+    holds the import's lock while it loads: see the test below.)"""
     import_id = uuid.uuid4()
     other = SqlDestination(target_engine)
-    destination.ensure_table(PEOPLE)
 
     def batches() -> Iterator[pl.DataFrame]:
-        yield batch(PEOPLE, [person(1), person(2)])
-        assert load(other, [person(1), person(2)], import_id=import_id) == 2
+        yield batch(PEOPLE, [person(3), person(4)])
+        assert load(other, [person(3), person(4)], import_id=import_id) == 2
 
     assert destination.load(PEOPLE, batches(), import_id=import_id, mode="insert") == 2
-    assert destination.count_rows(PEOPLE) == 2
+    assert destination.count_rows(PEOPLE) == 4
+
+
+def test_a_bulk_load_into_an_empty_table_keeps_every_key(
+    destination: SqlDestination, target_engine: sa.Engine
+) -> None:
+    """Keys dropped for the load are back after it, and still refuse what they should."""
+    assert load(destination, [person(i) for i in range(1, 6)]) == 5
+    inspector = sa.inspect(target_engine)
+    assert inspector.get_pk_constraint("people")["constrained_columns"] == ["id"]
+    unique = {tuple(u["column_names"]) for u in inspector.get_unique_constraints("people")}
+    unique |= {tuple(i["column_names"]) for i in inspector.get_indexes("people") if i["unique"]}
+    assert ("email",) in unique
+    assert ("_loadbay_import_id", "_loadbay_row") in unique
+    with pytest.raises(LoadConflict):
+        load(destination, [{"id": 1, "name": "again", "email": "new@example.com"}])
+    assert destination.count_rows(PEOPLE) == 5
 
 
 def test_wrong_batch_dtype_is_refused(destination: SqlDestination, seeded: uuid.UUID) -> None:

@@ -31,6 +31,9 @@ class TargetConnection(ABC):
 
     placeholder: ClassVar[str]
     types: ClassVar[TypeMap]
+    # Whether an insert into an empty table may go in directly with its keys suspended
+    # (``suspend_keys``/``restore_keys``), which only pays where keys can be dropped.
+    loads_empty_tables_directly: ClassVar[bool] = False
 
     def __init__(self, quote: Quote) -> None:
         self.quote = quote
@@ -67,6 +70,25 @@ class TargetConnection(ABC):
     def begin_write(self, lock_key: int) -> None:
         """Enter the transaction that changes the target, serialised with any other writer
         holding the same ``lock_key``; reads after this see every committed change."""
+
+    def lock(self, lock_key: int) -> None:
+        """Inside the write transaction, serialise with other holders of ``lock_key`` too
+        (with ``loads_empty_tables_directly`` only)."""
+        raise NotImplementedError
+
+    def append_rows(self, table: str, frame: pl.DataFrame) -> None:
+        """Append ``frame`` to the (non-temporary) ``table``, columns as named in ``frame``
+        (with ``loads_empty_tables_directly`` only)."""
+        raise NotImplementedError
+
+    def suspend_keys(self, table: str) -> list[tuple[str, str]]:
+        """Drop the table's key constraints for a bulk load into it while it is empty, and
+        answer what ``restore_keys`` needs (with ``loads_empty_tables_directly`` only)."""
+        raise NotImplementedError
+
+    def restore_keys(self, table: str, keys: list[tuple[str, str]]) -> None:
+        """Put back what ``suspend_keys`` dropped (each built in one pass over the rows)."""
+        raise NotImplementedError
 
     @abstractmethod
     def guard(self) -> AbstractContextManager[Any]:

@@ -56,6 +56,17 @@ class Move:
             cause = next(iter(str(error).splitlines()), "")
             raise LoadConflict(self.schema.table_name, self.conflicts(mode), cause=cause) from error
 
+    def repeats(self) -> list[ErrorDetail]:
+        """Rows of ``stage`` whose keys repeat within it (the whole check when ``stage`` is
+        the target itself, filled from empty by one import)."""
+        found = [
+            error
+            for key in self._keys()
+            for error in self._rows(self._repeats_sql(key), key, "repeats within this import")
+        ]
+        found.sort(key=lambda e: e.row or 0)
+        return found[:_SHOWN_CONFLICTS]
+
     def conflicts(self, mode: LoadMode) -> list[ErrorDetail]:
         """Staged rows whose keys repeat within the import or exist in the table already."""
         found: list[ErrorDetail] = []

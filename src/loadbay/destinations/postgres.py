@@ -78,8 +78,17 @@ _NUL = "\x00"
 _SHOWN_ROWS = 10
 
 
+_KEYS = """
+SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint
+WHERE conrelid = to_regclass(%s) AND contype IN ('p', 'u')
+ORDER BY conname
+"""
+_REFERENCED = "SELECT 1 FROM pg_constraint WHERE confrelid = to_regclass(%s) LIMIT 1"
+
+
 class PostgresConnection(TargetConnection):
     placeholder = "%s"
+    loads_empty_tables_directly = True
     types = POSTGRES_TYPES
 
     def __init__(self, driver: psycopg.Connection[Any], quote: Quote) -> None:
@@ -131,6 +140,35 @@ class PostgresConnection(TargetConnection):
 
     def begin_write(self, lock_key: int) -> None:
         self.run("SELECT pg_advisory_xact_lock(%s)", [lock_key])
+
+    def lock(self, lock_key: int) -> None:
+        self.run("SELECT pg_advisory_xact_lock(%s)", [lock_key])
+
+    def append_rows(self, table: str, frame: pl.DataFrame) -> None:
+        self.copy_rows(table, frame)
+
+    def suspend_keys(self, table: str) -> list[tuple[str, str]]:
+        # Maintaining unique indexes row by row costs more than the COPY itself; built once
+        # after it, by sorting, they cost a fraction (PostgreSQL's "Populating a Database").
+        # Not when another table's foreign key leans on one of them: then they stay.
+        # The quoted name as PostgreSQL reads it (quote() doubles % for psycopg's placeholders,
+        # which a parameter value does not go through).
+        regclass = self.quote(table).replace("%%", "%")
+        if self.fetch(_REFERENCED, [regclass]):
+            return []
+        keys = [(str(name), str(definition)) for name, definition in self.fetch(_KEYS, [regclass])]
+        for name, _ in keys:
+            self.run(f"ALTER TABLE {self.quote(table)} DROP CONSTRAINT {self.quote(name)}")
+        return keys
+
+    def restore_keys(self, table: str, keys: list[tuple[str, str]]) -> None:
+        for name, definition in keys:
+            # The definition is PostgreSQL's own text of the constraint (pg_get_constraintdef);
+            # a % in a column name in it must reach psycopg doubled, like quote() does.
+            self.run(
+                f"ALTER TABLE {self.quote(table)} ADD CONSTRAINT {self.quote(name)} "
+                + definition.replace("%", "%%")
+            )
 
     def guard(self) -> AbstractContextManager[Any]:
         # Inside a transaction psycopg makes this a savepoint.

@@ -346,7 +346,15 @@ def commit(context: AppContext, import_id: uuid.UUID, control: JobControl) -> No
         )
         patches = _patches(session, import_id)
     schema = info.schema
-    validator = _validator(context, record, schema, ErrorBudget())
+    # Into a table that is empty now, keys need no look-up: the load fills it directly,
+    # holding it locked (a look-up from another connection would wait on that lock), and
+    # if another import fills it first the load stages and reports any clash itself.
+    destination = SqlDestination(
+        context.target_engine, bulk_load_empty=context.settings.bulk_load_empty_tables
+    )
+    validator = _validator(
+        context, record, schema, ErrorBudget(), lookups=not destination.is_empty(schema)
+    )
     meter = _meter(context, record)
 
     def valid_batches() -> Iterator[pl.DataFrame]:
@@ -371,7 +379,6 @@ def commit(context: AppContext, import_id: uuid.UUID, control: JobControl) -> No
             if _cancel_requested(session, import_id):
                 raise ImportCancelled
 
-    destination = SqlDestination(context.target_engine)
     try:
         loaded = destination.load(
             schema,
@@ -478,14 +485,21 @@ def _patches(session: Session, import_id: uuid.UUID) -> Patches:
 
 
 def _validator(
-    context: AppContext, record: ImportRecord, schema: TableSchema, budget: ErrorBudget
+    context: AppContext,
+    record: ImportRecord,
+    schema: TableSchema,
+    budget: ErrorBudget,
+    *,
+    lookups: bool = True,
 ) -> Validator:
     existing = None
-    if record.mode == "insert":
+    if record.mode == "insert" and lookups:
         # In insert mode a key already in the target table is a row error, found now rather
         # than as a failed load at the end; the import's own rows (read again after its
         # commit, for the failed-rows CSV) are not others' keys.
-        destination = SqlDestination(context.target_engine)
+        destination = SqlDestination(
+            context.target_engine, bulk_load_empty=context.settings.bulk_load_empty_tables
+        )
 
         def existing(keys: pl.DataFrame) -> pl.Series:
             return destination.existing_keys(schema, keys, excluding=record.id)

@@ -95,7 +95,9 @@ def create_records_import(context: AppContext, *, command: RecordsImport) -> Imp
             rows_total=len(command.records),
         )
         session.add(record)
-    destination = SqlDestination(context.target_engine)
+    destination = SqlDestination(
+        context.target_engine, bulk_load_empty=context.settings.bulk_load_empty_tables
+    )
     state = ImportState.VALIDATING
     try:
         budget = ErrorBudget(
