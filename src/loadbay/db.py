@@ -102,3 +102,10 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
     """A session whose work commits on success and rolls back on any exception."""
     with factory() as session, session.begin():
         yield session
+
+
+def older_than(created_at: Any, item_id: Any, position: tuple[Any, Any]) -> sa.ColumnElement[bool]:
+    """Rows after ``position`` in (created_at, id) descending order: keyset paging, so a page
+    costs the same wherever it is (no OFFSET)."""
+    at, last = position
+    return sa.or_(created_at < at, sa.and_(created_at == at, item_id < last))

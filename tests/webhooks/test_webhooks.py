@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from prometheus_client import REGISTRY
 
 from loadbay.app import create_app
 from loadbay.settings import Settings
@@ -132,6 +133,24 @@ def test_failed_attempts_follow_the_schedule_across_a_restart(
     assert [a["number"] for a in log["attempt_log"]] == [1, 2, 3]
     time.sleep(1.0)
     assert len(receiver.received) == 3  # exactly once per planned attempt
+
+
+def test_attempts_are_counted_by_outcome(
+    settings: Settings, receiver: Receiver, fast_schedule: tuple[float, ...]
+) -> None:
+    def attempts(outcome: str) -> float:
+        return (
+            REGISTRY.get_sample_value("loadbay_webhook_attempts_total", {"outcome": outcome}) or 0
+        )
+
+    before = {o: attempts(o) for o in ("succeeded", "failed")}
+    receiver.script = [500, 200]
+    with TestClient(create_app(settings)) as client:
+        endpoint = subscribe(client, receiver, "import.completed")
+        completed_import(client)
+        wait_for_delivery(client, endpoint["id"], "succeeded")
+    assert attempts("failed") - before["failed"] == 1
+    assert attempts("succeeded") - before["succeeded"] == 1
 
 
 def test_the_last_failed_attempt_ends_the_delivery(

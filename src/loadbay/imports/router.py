@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import datetime as dt
 import json
 import re
@@ -18,6 +16,7 @@ from pydantic import BaseModel
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
+from loadbay import cursors
 from loadbay.api_errors import HTTPProblem, problem_response, problem_responses
 from loadbay.context import AppContext, get_context, get_session
 from loadbay.errors import ErrorDetail
@@ -342,22 +341,6 @@ async def _create_records_import(request: Request, context: AppContext, document
     return await run_in_threadpool(_created_response, request, context, record)
 
 
-def _encode_cursor(record: ImportRecord) -> str:
-    raw = json.dumps([record.created_at.isoformat(), str(record.id)]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> tuple[dt.datetime, uuid.UUID]:
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        created_at, last_id = json.loads(base64.urlsafe_b64decode(padded))
-        return dt.datetime.fromisoformat(created_at), uuid.UUID(last_id)
-    except (ValueError, TypeError, binascii.Error):
-        raise HTTPProblem(
-            400, "invalid-cursor", "Invalid cursor", "the cursor is not one this API returned"
-        ) from None
-
-
 @router.get(
     "",
     response_model=ImportPage,
@@ -372,12 +355,12 @@ def list_imports(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: str | None = None,
 ) -> ImportPage:
-    before = _decode_cursor(cursor) if cursor else None
+    before = cursors.decode(cursor) if cursor else None
     records = service.list_imports(
         session, limit=limit + 1, state=state, schema=schema, before=before
     )
     page, more = records[:limit], len(records) > limit
-    next_cursor = _encode_cursor(page[-1]) if more else None
+    next_cursor = cursors.encode(page[-1].created_at, page[-1].id) if more else None
     links = {"self": "/api/imports"}
     if next_cursor:
         query = f"limit={limit}&cursor={next_cursor}"

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from loadbay.db import transaction, utcnow
+from loadbay.db import older_than, transaction, utcnow
 from loadbay.errors import ErrorDetail
 from loadbay.imports.cache import ImportVersion
 from loadbay.imports.errors import ImportNotFound, StateConflict
@@ -148,13 +148,7 @@ def list_imports(
     if schema is not None:
         query = query.where(ImportRecord.schema_name == schema)
     if before is not None:
-        created_at, last_id = before
-        query = query.where(
-            sa.or_(
-                ImportRecord.created_at < created_at,
-                sa.and_(ImportRecord.created_at == created_at, ImportRecord.id < last_id),
-            )
-        )
+        query = query.where(older_than(ImportRecord.created_at, ImportRecord.id, before))
     return list(session.scalars(query.limit(limit)))
 
 

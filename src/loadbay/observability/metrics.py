@@ -70,6 +70,13 @@ IMPORT_DURATION = Histogram(
     buckets=LATENCY_BUCKETS,
 )
 
+WEBHOOK_ATTEMPTS = Counter(
+    "loadbay_webhook_attempts",
+    "Webhook delivery attempts by outcome: succeeded (2xx), gone (410), failed (another "
+    "status or no answer).",
+    ("outcome",),
+)
+
 RowOutcome = Literal["loaded", "invalid", "rejected"]
 
 
@@ -102,6 +109,16 @@ def observe_job(*, kind: str, outcome: str, seconds: float) -> None:
 
 def observe_import(*, source: str, state: str, seconds: float) -> None:
     IMPORT_DURATION.labels(source=source, state=state).observe(seconds)
+
+
+def count_webhook_attempt(status: int | None) -> None:
+    if status is not None and 200 <= status < 300:
+        outcome = "succeeded"
+    elif status == 410:
+        outcome = "gone"
+    else:
+        outcome = "failed"
+    WEBHOOK_ATTEMPTS.labels(outcome=outcome).inc()
 
 
 def queue_exposition(*, queued: int, running: int, oldest_queued_seconds: float) -> bytes:

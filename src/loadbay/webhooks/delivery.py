@@ -25,6 +25,7 @@ from loadbay.context import AppContext
 from loadbay.db import transaction, utcnow
 from loadbay.jobs import service as jobs
 from loadbay.jobs.runner import JobControl
+from loadbay.observability.metrics import count_webhook_attempt
 from loadbay.webhooks import signing
 from loadbay.webhooks.events import DELIVER
 from loadbay.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
@@ -97,6 +98,7 @@ def deliver(context: AppContext, delivery_id: uuid.UUID, control: JobControl, se
             )
         )
         delivery.attempts = number
+        count_webhook_attempt(answer.status)
         delivery.last_status = answer.status
         delivery.last_error = answer.error
         _settle(context, session, delivery, answer, number)

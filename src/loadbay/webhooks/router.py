@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import datetime as dt
 import json
 import uuid
@@ -12,7 +10,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Response
 from sqlalchemy.orm import Session
 
-from loadbay.api_errors import HTTPProblem, problem_responses
+from loadbay import cursors
+from loadbay.api_errors import problem_responses
 from loadbay.context import AppContext, get_context, get_session
 from loadbay.webhooks import service
 from loadbay.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
@@ -166,23 +165,6 @@ def rotate_secret(endpoint_id: uuid.UUID, session: DbSession, context: Context) 
     return SecretRotated(secret=secret, previous_secret_expires_at=expires)
 
 
-def _cursor(delivery: WebhookDelivery) -> str:
-    raw = json.dumps([delivery.created_at.isoformat(), str(delivery.id)]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode(cursor: str) -> tuple[dt.datetime, uuid.UUID]:
-    try:
-        created_at, last_id = json.loads(
-            base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        )
-        return dt.datetime.fromisoformat(created_at), uuid.UUID(last_id)
-    except (ValueError, TypeError, binascii.Error):
-        raise HTTPProblem(
-            400, "invalid-cursor", "Invalid cursor", "the cursor is not one this API returned"
-        ) from None
-
-
 @router.get(
     "/{endpoint_id}/deliveries",
     response_model=DeliveryPage,
@@ -199,12 +181,12 @@ def list_deliveries(
         session,
         endpoint_id=endpoint_id,
         limit=limit + 1,
-        before=_decode(cursor) if cursor else None,
+        before=cursors.decode(cursor) if cursor else None,
     )
     page, more = found[:limit], len(found) > limit
     return DeliveryPage(
         items=[_delivery_out(d, attempts) for d, attempts in page],
-        next_cursor=_cursor(page[-1][0]) if more else None,
+        next_cursor=cursors.encode(page[-1][0].created_at, page[-1][0].id) if more else None,
     )
 
 

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from loadbay.context import AppContext
-from loadbay.db import utcnow
+from loadbay.db import older_than, utcnow
 from loadbay.outbound import OutboundClient
 from loadbay.webhooks import delivery as deliveries
 from loadbay.webhooks import signing
@@ -127,13 +127,7 @@ def list_deliveries(
         .limit(limit)
     )
     if before is not None:
-        created_at, last_id = before
-        query = query.where(
-            sa.or_(
-                WebhookDelivery.created_at < created_at,
-                sa.and_(WebhookDelivery.created_at == created_at, WebhookDelivery.id < last_id),
-            )
-        )
+        query = query.where(older_than(WebhookDelivery.created_at, WebhookDelivery.id, before))
     found = list(session.scalars(query))
     attempts: dict[uuid.UUID, list[WebhookAttempt]] = {d.id: [] for d in found}
     if found:
