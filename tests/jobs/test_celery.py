@@ -543,10 +543,11 @@ def test_a_job_resent_to_the_worker_still_running_it_is_not_run_twice(
 
     monkeypatch.setattr(service, "heartbeat", flaky_heartbeat)
     runs: list[uuid.UUID] = []
-    finish = threading.Event()
+    started, finish = threading.Event(), threading.Event()
 
     def work(subject: uuid.UUID, _control: JobControl) -> None:
         runs.append(subject)
+        started.set()
         finish.wait(10)
 
     kinds = {"test": JobKind(run=work, abandon=lambda _subject, _reason: None)}
@@ -563,6 +564,8 @@ def test_a_job_resent_to_the_worker_still_running_it_is_not_run_twice(
     outage.set()
     first = threading.Thread(target=run_job, args=[str(job_id)])
     first.start()
+    # The first delivery must be running (not merely queued) before the lease can lapse.
+    assert started.wait(10)
     deadline = time.monotonic() + 5
     while job_id not in service.claimable_ids(context.sessions, limit=10):
         assert time.monotonic() < deadline, "the lease never lapsed"
