@@ -160,3 +160,21 @@ def test_upload_bytes_policy_counts_declared_body_sizes(settings: Settings) -> N
         assert "uploads-bytes" in second.json()["detail"]
         assert int(second.headers["retry-after"]) >= 1
         assert client.head(path, headers=tus).headers["upload-offset"] == "600"
+
+
+def test_a_dead_redis_serves_requests_unlimited_and_says_so(
+    settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    def unavailable() -> float:
+        return REGISTRY.get_sample_value("loadbay_rate_limit_unavailable_total") or 0.0
+
+    before = unavailable()
+    dead = settings.model_copy(update={"redis_url": "redis://127.0.0.1:1/0"})
+    with TestClient(create_app(dead)) as client, caplog.at_level("WARNING"):
+        for _ in range(3):
+            response = client.get("/api/imports")
+            assert response.status_code == 200, response.text
+            assert "ratelimit" not in {k.lower() for k in response.headers}
+    assert unavailable() - before == 3
+    warnings = [r for r in caplog.records if "rate limits not applied" in r.getMessage()]
+    assert len(warnings) == 1  # once a minute, not per request

@@ -70,6 +70,10 @@ IMPORT_DURATION = Histogram(
     buckets=LATENCY_BUCKETS,
 )
 
+RATE_LIMIT_UNAVAILABLE = Counter(
+    "loadbay_rate_limit_unavailable",
+    "Requests served without rate limiting because the counters' store (Redis) failed.",
+)
 WEBHOOK_ATTEMPTS = Counter(
     "loadbay_webhook_attempts",
     "Webhook delivery attempts by outcome: succeeded (2xx), gone (410), failed (another "
@@ -101,6 +105,10 @@ def count_uploaded_bytes(count: int) -> None:
 
 def count_rate_limited(group: str) -> None:
     RATE_LIMITED.labels(group=group).inc()
+
+
+def count_rate_limit_unavailable() -> None:
+    RATE_LIMIT_UNAVAILABLE.inc()
 
 
 def observe_job(*, kind: str, outcome: str, seconds: float) -> None:

@@ -9,6 +9,7 @@ Responses carry the IETF ``RateLimit-Policy`` and ``RateLimit`` fields
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from collections.abc import Sequence
@@ -17,13 +18,17 @@ from dataclasses import dataclass
 from limits import RateLimitItem, parse_many
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import SlidingWindowCounterRateLimiter
+from limits.errors import StorageError
+from redis.exceptions import RedisError
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from loadbay.api_errors import problem_response
-from loadbay.observability.metrics import count_rate_limited
+from loadbay.observability.metrics import count_rate_limit_unavailable, count_rate_limited
 from loadbay.security.clients import client_address
 from loadbay.settings import Settings
+
+logger = logging.getLogger("loadbay.security")
 
 NAMESPACE = "loadbay"
 # A policy named "<group>-bytes" (e.g. "uploads-bytes": "10737418240/hour") counts the
@@ -153,6 +158,7 @@ class RateLimitMiddleware:
         self.app = app
         self.limiter = limiter
         self.trust_proxy = trust_proxy
+        self._quiet_until = 0.0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         group = route_group(scope.get("path", "")) if scope["type"] == "http" else None
@@ -160,14 +166,21 @@ class RateLimitMiddleware:
             await self.app(scope, receive, send)
             return
         caller = self._caller(scope)
-        decision = await self.limiter.hit(group, caller)
-        size = _declared_size(scope)
-        if decision.allowed and size and self.limiter.counts_bytes(group):
-            group += BYTES_SUFFIX
-            by_size = await self.limiter.hit(group, caller, cost=size)
-            decision = Decision(
-                by_size.allowed, decision.quotas + by_size.quotas, by_size.refused_by
-            )
+        try:
+            decision = await self.limiter.hit(group, caller)
+            size = _declared_size(scope)
+            if decision.allowed and size and self.limiter.counts_bytes(group):
+                group += BYTES_SUFFIX
+                by_size = await self.limiter.hit(group, caller, cost=size)
+                decision = Decision(
+                    by_size.allowed, decision.quotas + by_size.quotas, by_size.refused_by
+                )
+        except (RedisError, StorageError, OSError) as exc:
+            # The counters' store (Redis) is down: serve unlimited rather than fail every
+            # request; said in the log (once a minute) and counted for alerting.
+            self._complain(exc)
+            await self.app(scope, receive, send)
+            return
         headers = decision.headers()
         if not decision.allowed:
             count_rate_limited(group)
@@ -191,6 +204,13 @@ class RateLimitMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_fields)
+
+    def _complain(self, exc: Exception) -> None:
+        count_rate_limit_unavailable()
+        now = time.monotonic()
+        if now >= self._quiet_until:
+            logger.warning("rate limits not applied: their store is unavailable (%s)", exc)
+            self._quiet_until = now + 60
 
     def _caller(self, scope: Scope) -> str:
         key_id = scope.get("state", {}).get("api_key_id")
