@@ -568,7 +568,7 @@ class _FailedRows:
         if target.exists() and self.file.exists() and os.path.samefile(target, self.file):
             self.err.print(f"[red]Not writing the invalid rows over the imported file {shown}[/]")
             return
-        lines = files.failed_rows(self.context, store=self.store, import_id=record.id)
+        lines = files.failed_rows(self.context, import_id=record.id)
         try:
             _atomic_write(target, lines)
         except OSError as exc:

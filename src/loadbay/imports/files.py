@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.orm import Session
 
 from loadbay.context import AppContext
 from loadbay.db import transaction
@@ -24,7 +25,7 @@ from loadbay.errors import ErrorDetail, InvalidInput
 from loadbay.imports.errors import ImportNotFound, StateConflict
 from loadbay.imports.models import ImportPatch, ImportRecord
 from loadbay.imports.options import ImportOptions, Mode, OnError
-from loadbay.imports.service import get_import, transition, update
+from loadbay.imports.service import get_import, schema_of, transition, update
 from loadbay.imports.states import FINAL_STATES, ImportState
 from loadbay.schemas.mapping import InvalidMapping, remember_mapping, validate_mapping
 from loadbay.schemas.service import get_schema
@@ -122,9 +123,7 @@ def set_mapping(
                 f"import {import_id} is {state.value}; a mapping can be set while it is "
                 "awaiting_mapping or validated"
             )
-        info = get_schema(
-            session, name=record.schema_name, version=record.schema_version, include_deleted=True
-        )
+        info = schema_of(session, record)
         headers = columns_of(record) or []
         problems = validate_mapping(info.schema, headers, mapping)
         if problems:
@@ -160,9 +159,7 @@ def request_commit(
             raise StateConflict(
                 f"import {import_id} is {record.state}; only a validated import can be committed"
             )
-        info = get_schema(
-            session, name=record.schema_name, version=record.schema_version, include_deleted=True
-        )
+        info = schema_of(session, record)
         if mode == "upsert" and not info.schema.primary_key:
             raise UpsertRequiresPrimaryKey(info.name)
         # Validation judged keys for its mode (in insert mode a key already in the table is
@@ -178,7 +175,7 @@ def request_commit(
 
 
 def begin_commit(
-    context: AppContext, session: Any, record: ImportRecord, *, mode: str, on_error: str
+    context: AppContext, session: Session, record: ImportRecord, *, mode: str, on_error: str
 ) -> None:
     """validated -> committing, with the commit job queued in the same transaction."""
     transition(
@@ -242,9 +239,7 @@ def patch_rows(
             raise StateConflict(
                 f"import {import_id} is {record.state}; cells can be edited once it is validated"
             )
-        info = get_schema(
-            session, name=record.schema_name, version=record.schema_version, include_deleted=True
-        )
+        info = schema_of(session, record)
         problems = [
             ErrorDetail(path=f"$.edits[{n}].field", message=f"{e.field!r} is not a schema field")
             for n, e in enumerate(edits)
@@ -276,20 +271,20 @@ def patch_rows(
         )
 
 
-def preview(context: AppContext, *, store: UploadStore, import_id: uuid.UUID, rows: int) -> Any:
+def preview(context: AppContext, *, import_id: uuid.UUID, rows: int) -> dict[str, Any]:
     """The first ``rows`` rows as the schema sees them (mapping and patches applied), each
     cell with its errors."""
     from loadbay.imports import pipeline
 
-    return pipeline.preview(context, store, import_id=import_id, rows=rows)
+    return pipeline.preview(context, import_id=import_id, rows=rows)
 
 
-def failed_rows(context: AppContext, *, store: UploadStore, import_id: uuid.UUID) -> Iterator[str]:
+def failed_rows(context: AppContext, *, import_id: uuid.UUID) -> Iterator[str]:
     """CSV lines of every invalid row (schema fields, then ``_row`` and ``_error``), read from
     the file again so the list is complete whatever the stored-error cap."""
     from loadbay.imports import pipeline
 
-    return pipeline.failed_rows_csv(context, store, import_id=import_id)
+    return pipeline.failed_rows_csv(context, import_id=import_id)
 
 
 def _reload(context: AppContext, import_id: uuid.UUID) -> ImportRecord:

@@ -32,6 +32,7 @@ from loadbay.destinations.errors import LoadConflict, TableMismatch, UnstorableV
 from loadbay.destinations.sql import SqlDestination
 from loadbay.errors import ErrorDetail, LoadbayError
 from loadbay.formats import Detected, SourceBatch, UnreadableFile, detect, read_batches, sample
+from loadbay.imports import files
 from loadbay.imports.errors import StateConflict
 from loadbay.imports.files import (
     VALIDATE,
@@ -46,6 +47,7 @@ from loadbay.imports.service import (
     fail_import,
     failure_json,
     get_import,
+    schema_of,
     store_errors,
     transition,
     update,
@@ -53,9 +55,13 @@ from loadbay.imports.service import (
 from loadbay.imports.states import ImportState
 from loadbay.jobs.runner import JobControl
 from loadbay.observability.metrics import count_imported_rows
-from loadbay.schemas.mapping import is_confident, propose_mapping, validate_mapping
+from loadbay.schemas.mapping import (
+    is_confident,
+    propose_mapping,
+    remember_mapping,
+    validate_mapping,
+)
 from loadbay.schemas.model import TableSchema
-from loadbay.schemas.service import get_schema
 from loadbay.spreadsheet import csv_lines
 from loadbay.uploads import service as uploads
 from loadbay.uploads.errors import UploadGone, UploadNotFound, UploadNotReady
@@ -86,7 +92,7 @@ class _AbortCommit(Exception):
 
 def analyse(context: AppContext, import_id: uuid.UUID, control: JobControl) -> None:
     """Detect how to read the file, sample it, propose a mapping; proceed when confident."""
-    record = _reload(context, import_id)
+    record = files.get(context, import_id=import_id)
     if record.state == ImportState.CREATED:
         with transaction(context.sessions) as session:
             transition(session, import_id, ImportState.CREATED, ImportState.ANALYSING)
@@ -106,9 +112,7 @@ def analyse(context: AppContext, import_id: uuid.UUID, control: JobControl) -> N
         if _cancel_requested(session, import_id):
             transition(session, import_id, state, ImportState.CANCELLED)
             return
-        info = get_schema(
-            session, name=record.schema_name, version=record.schema_version, include_deleted=True
-        )
+        info = schema_of(session, record)
         proposal = propose_mapping(session, schema=info.schema, headers=detected.columns)
         given = mapping_of(record)
         problems: list[ErrorDetail] = []
@@ -116,8 +120,6 @@ def analyse(context: AppContext, import_id: uuid.UUID, control: JobControl) -> N
             problems = validate_mapping(info.schema, detected.columns, given)
             mapping = None if problems else given
             if mapping is not None and options.remember_mapping:
-                from loadbay.schemas.mapping import remember_mapping
-
                 remember_mapping(
                     session, schema=info.schema, headers=detected.columns, mapping=mapping
                 )
@@ -166,15 +168,13 @@ def _rows_estimate(path: Path, detected: Detected, first: SourceBatch) -> int | 
 def validate(context: AppContext, import_id: uuid.UUID, control: JobControl) -> None:
     """Stream the whole file through the validator; store errors and invalid rows (capped),
     keep exact counts, honour the error budget; then auto-commit if asked."""
-    record = _reload(context, import_id)
+    record = files.get(context, import_id=import_id)
     if record.state != ImportState.VALIDATING:
         return
     state = ImportState.VALIDATING
     settings = context.settings
     with transaction(context.sessions) as session:
-        info = get_schema(
-            session, name=record.schema_name, version=record.schema_version, include_deleted=True
-        )
+        info = schema_of(session, record)
         # A validation run again (a new mapping, a crash) starts from nothing.
         session.execute(sa.delete(ImportError_).where(ImportError_.import_id == import_id))
         session.execute(sa.delete(ImportRow).where(ImportRow.import_id == import_id))
@@ -336,14 +336,12 @@ def _rows_of(
 def commit(context: AppContext, import_id: uuid.UUID, control: JobControl) -> None:
     """Stream the file again (patches applied), validate, load through the SQL destination:
     ``abort`` all-or-nothing, ``skip`` the valid rows only."""
-    record = _reload(context, import_id)
+    record = files.get(context, import_id=import_id)
     if record.state != ImportState.COMMITTING:
         return
     state = ImportState.COMMITTING
     with context.sessions() as session:
-        info = get_schema(
-            session, name=record.schema_name, version=record.schema_version, include_deleted=True
-        )
+        info = schema_of(session, record)
         patches = _patches(session, import_id)
     schema = info.schema
     # Into a table that is empty now, keys need no look-up: the load fills it directly,
@@ -436,7 +434,7 @@ def _detail(error: CellError) -> ErrorDetail:
 
 def abandon(context: AppContext, import_id: uuid.UUID, reason: str) -> None:
     """A job of this import kept dying with its process: end the import as failed."""
-    record = _reload(context, import_id)
+    record = files.get(context, import_id=import_id)
     state = ImportState(record.state)
     if state in (ImportState.ANALYSING, ImportState.VALIDATING, ImportState.COMMITTING):
         fail_import(context, import_id, state, "job-abandoned", reason)
@@ -444,7 +442,7 @@ def abandon(context: AppContext, import_id: uuid.UUID, reason: str) -> None:
 
 def fail_on_bug(context: AppContext, import_id: uuid.UUID, exc: BaseException) -> None:
     """A job raised something it does not handle: the import must not stay working forever."""
-    record = _reload(context, import_id)
+    record = files.get(context, import_id=import_id)
     state = ImportState(record.state)
     if state in (ImportState.ANALYSING, ImportState.VALIDATING, ImportState.COMMITTING):
         detail = "the import failed unexpectedly; the server log has the details"
@@ -452,11 +450,6 @@ def fail_on_bug(context: AppContext, import_id: uuid.UUID, exc: BaseException) -
             detail = exc.detail
         with contextlib.suppress(StateConflict):  # it moved on meanwhile: nothing to end
             fail_import(context, import_id, state, "internal-error", detail)
-
-
-def _reload(context: AppContext, import_id: uuid.UUID) -> ImportRecord:
-    with context.sessions() as session:
-        return get_import(session, import_id=import_id)
 
 
 def _path(context: AppContext, record: ImportRecord) -> Path:
@@ -693,15 +686,11 @@ def revalidate_rows(
     }
 
 
-def preview(
-    context: AppContext, store: UploadStore, *, import_id: uuid.UUID, rows: int
-) -> dict[str, Any]:
+def preview(context: AppContext, *, import_id: uuid.UUID, rows: int) -> dict[str, Any]:
     """The first rows of the file, source and mapped, with each mapped cell's errors."""
     with context.sessions() as session:
         record = get_import(session, import_id=import_id)
-        info = get_schema(
-            session, name=record.schema_name, version=record.schema_version, include_deleted=True
-        )
+        info = schema_of(session, record)
         patches = _patches(session, import_id)
     detected = _detected(record)
     mapping = mapping_of(record)
@@ -753,15 +742,11 @@ def _proposed(record: ImportRecord) -> dict[str, str]:
     }
 
 
-def failed_rows_csv(
-    context: AppContext, store: UploadStore, *, import_id: uuid.UUID
-) -> Iterator[str]:
+def failed_rows_csv(context: AppContext, *, import_id: uuid.UUID) -> Iterator[str]:
     """Every invalid row (patched), as CSV: the schema's fields, ``_row``, ``_error``."""
     with context.sessions() as session:
         record = get_import(session, import_id=import_id)
-        info = get_schema(
-            session, name=record.schema_name, version=record.schema_version, include_deleted=True
-        )
+        info = schema_of(session, record)
         patches = _patches(session, import_id)
     schema = info.schema
     header = [*schema.field_names, "_row", "_error"]

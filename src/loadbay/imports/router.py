@@ -433,9 +433,8 @@ def get_errors(
     if wants_csv and record.source == "upload":
         if record.mapping is None:
             raise StateConflict(f"import {import_id} has no mapping yet: no row was validated")
-        store = request.app.state.upload_store
         return StreamingResponse(
-            files.failed_rows(context, store=store, import_id=import_id),
+            files.failed_rows(context, import_id=import_id),
             media_type="text/csv; charset=utf-8",
             headers={
                 "Content-Disposition": f'attachment; filename="import-{import_id}-failed-rows.csv"'
@@ -513,13 +512,10 @@ def put_mapping(
 )
 def get_preview(
     import_id: uuid.UUID,
-    request: Request,
     context: Annotated[AppContext, Depends(get_context)],
     rows: Annotated[int, Query(ge=1, le=1000)] = 50,
 ) -> dict[str, Any]:
-    store = request.app.state.upload_store
-    preview: dict[str, Any] = files.preview(context, store=store, import_id=import_id, rows=rows)
-    return preview
+    return files.preview(context, import_id=import_id, rows=rows)
 
 
 @router.get(

@@ -21,6 +21,7 @@ from loadbay.imports.errors import ImportNotFound, StateConflict
 from loadbay.imports.models import ImportError_, ImportRecord, ImportRow
 from loadbay.imports.states import FINAL_STATES, ImportState
 from loadbay.observability.metrics import observe_import
+from loadbay.schemas.service import SchemaInfo, get_schema
 from loadbay.webhooks.events import emit
 
 if TYPE_CHECKING:
@@ -110,6 +111,13 @@ def update(session: Session, import_id: uuid.UUID, expected: ImportState, **valu
         .values(updated_at=utcnow(), **values)
     )
     return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+
+def schema_of(session: Session, record: ImportRecord) -> SchemaInfo:
+    """The schema version an import pinned (readable even once the schema is deleted)."""
+    return get_schema(
+        session, name=record.schema_name, version=record.schema_version, include_deleted=True
+    )
 
 
 def get_import(session: Session, *, import_id: uuid.UUID) -> ImportRecord:
