@@ -10,7 +10,7 @@ TEST_WORKERS ?= 2
 
 .DEFAULT_GOAL := help
 
-.PHONY: help install install-dev run test lint format bench lock clean
+.PHONY: help install install-dev build-web chromium run test lint format bench lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -43,10 +43,32 @@ TUS_JS := tests/e2e/tus_js
 $(TUS_JS)/node_modules/.package-lock.json: $(TUS_JS)/package-lock.json
 	cd $(TUS_JS) && npm ci --no-audit --no-fund --loglevel=error
 
-run: install ## start the server on http://$(HOST):$(PORT) (SQLite, local files, in-process jobs)
+# The page (src/loadbay/web): npm ci from its lock (no hosts in it, as above), then tsc + vite
+# build into dist/ (generated, gitignored, packaged into the wheel). Rebuilt only when a source,
+# the lock or the build configuration changes.
+WEB := src/loadbay/web
+WEB_SOURCES := $(shell find $(WEB)/src -type f 2>/dev/null) $(WEB)/index.html \
+	$(WEB)/vite.config.ts $(WEB)/tsconfig.json
+$(WEB)/node_modules/.package-lock.json: $(WEB)/package-lock.json $(WEB)/package.json
+	cd $(WEB) && npm ci --no-audit --no-fund --loglevel=error
+$(WEB)/dist/index.html: $(WEB)/node_modules/.package-lock.json $(WEB_SOURCES)
+	cd $(WEB) && npm run --silent build
+
+build-web: $(WEB)/dist/index.html ## install the page's npm packages and build it into src/loadbay/web/dist
+
+# Debian's Chromium for the browser tests (Playwright drives it by its path; no browser download).
+CHROMIUM := /usr/bin/chromium
+$(CHROMIUM):
+	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium || \
+	  { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium; }
+
+chromium: $(CHROMIUM) ## install Debian's Chromium for the browser tests (as root) when missing
+
+run: install build-web ## start the server on http://$(HOST):$(PORT) (SQLite, local files, in-process jobs)
 	$(BIN)/loadbay serve --host $(HOST) --port $(PORT)
 
-test: install-dev $(TUS_JS)/node_modules/.package-lock.json ## run the whole test suite
+test: install-dev $(TUS_JS)/node_modules/.package-lock.json build-web $(CHROMIUM) ## run the whole test suite
+	cd $(WEB) && npm test --silent
 	$(BIN)/pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 lint: install-dev ## ruff check, ruff format --check, mypy

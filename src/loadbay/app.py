@@ -37,6 +37,7 @@ from loadbay.uploads.router import router as uploads_router
 from loadbay.uploads.service import sweep_periodically
 from loadbay.uploads.store import UploadStore
 from loadbay.uploads.tus import TusMiddleware
+from loadbay.web.serve import install_page
 from loadbay.webhooks.router import router as webhooks_router
 
 logger = logging.getLogger("loadbay")
@@ -102,4 +103,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(keys_router)
     app.include_router(session_router)
     app.include_router(webhooks_router)
+    install_page(app)
     return app
