@@ -139,7 +139,12 @@ def test_the_error_detail_summarises_the_first_problems() -> None:
         ),
         pytest.param(
             orders(**{"x-loadbay": {"tabel": "t"}}),
-            [("$.x-loadbay.tabel", "unknown property (allowed here: table, unknownFields)")],
+            [
+                (
+                    "$.x-loadbay.tabel",
+                    "unknown property (allowed here: table, unknownFields, destination)",
+                )
+            ],
             id="unknown-schema-extension",
         ),
         pytest.param(

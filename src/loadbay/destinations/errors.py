@@ -1,10 +1,10 @@
-"""Errors of the SQL destination. Like every domain error they carry no HTTP."""
+"""Errors of the destinations (SQL and HTTP). Like every domain error they carry no HTTP."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from loadbay.errors import Conflict, ErrorDetail, InvalidInput
+from loadbay.errors import Conflict, ErrorDetail, InvalidInput, LoadbayError
 from loadbay.schemas.errors import shown
 
 _SUMMARISED = 3
@@ -89,3 +89,44 @@ class UnstorableValue(InvalidInput):
 
     def __init__(self, detail: str, errors: list[ErrorDetail]) -> None:
         super().__init__(detail, errors=errors)
+
+
+class DestinationSecretMissing(InvalidInput):
+    """The schema's destination names a secret that LOADBAY_DESTINATION_SECRETS lacks."""
+
+    slug = "destination-secret-missing"
+    title = "Destination secret not configured"
+
+    def __init__(self, name: str) -> None:
+        super().__init__(
+            f"the HTTP destination authenticates with secret {shown(name)}, which is not "
+            "configured: add it to LOADBAY_DESTINATION_SECRETS; nothing was delivered",
+            secret=name,
+        )
+
+
+class DestinationFailed(LoadbayError):
+    """An HTTP destination answered a batch with an error, or never answered it (retries
+    exhausted). Batches acknowledged before it stay delivered: ``delivered`` names them."""
+
+    slug = "destination-failed"
+    title = "HTTP destination failed"
+
+    def __init__(self, detail: str, *, batch: str, status: int | None, delivered: str) -> None:
+        super().__init__(detail, batch=batch, upstream_status=status, delivered=delivered)
+        self.batch = batch
+        self.status = status
+        self.delivered = delivered
+
+
+class DestinationRejected(InvalidInput):
+    """on_error=abort and the endpoint rejected records of a batch: delivery stopped there."""
+
+    slug = "destination-rejected"
+    title = "HTTP destination rejected records"
+
+    def __init__(self, detail: str, *, batch: str, rejected: int, delivered: str) -> None:
+        super().__init__(detail, batch=batch, rejected=rejected, delivered=delivered)
+        self.batch = batch
+        self.rejected = rejected
+        self.delivered = delivered

@@ -33,6 +33,7 @@ from loadbay.destinations.sql import SqlDestination
 from loadbay.errors import ErrorDetail, LoadbayError
 from loadbay.formats import Detected, SourceBatch, UnreadableFile, detect, read_batches, sample
 from loadbay.imports import files
+from loadbay.imports.delivery import deliver, delivery_note
 from loadbay.imports.errors import StateConflict
 from loadbay.imports.files import (
     VALIDATE,
@@ -335,7 +336,9 @@ def _rows_of(
 
 def commit(context: AppContext, import_id: uuid.UUID, control: JobControl) -> None:
     """Stream the file again (patches applied), validate, load through the SQL destination:
-    ``abort`` all-or-nothing, ``skip`` the valid rows only."""
+    ``abort`` all-or-nothing, ``skip`` the valid rows only. A schema with an HTTP
+    destination delivers the valid rows there (after the table load, in a second pass, when
+    it keeps the table too); see ``imports.delivery``."""
     record = files.get(context, import_id=import_id)
     if record.state != ImportState.COMMITTING:
         return
@@ -351,11 +354,15 @@ def commit(context: AppContext, import_id: uuid.UUID, control: JobControl) -> No
         context.target_engine, bulk_load_empty=context.settings.bulk_load_empty_tables
     )
     validator = _validator(
-        context, record, schema, ErrorBudget(), lookups=not destination.is_empty(schema)
+        context,
+        record,
+        schema,
+        ErrorBudget(),
+        lookups=schema.writes_table and not destination.is_empty(schema),
     )
     meter = _meter(context, record)
 
-    def valid_batches() -> Iterator[pl.DataFrame]:
+    def valid_batches(validator: Validator) -> Iterator[pl.DataFrame]:
         for raw, pre_errors, offset in _mapped_batches(context, record, schema, patches):
             control.check()
             result = validator.validate(raw, pre_errors=pre_errors)
@@ -377,20 +384,38 @@ def commit(context: AppContext, import_id: uuid.UUID, control: JobControl) -> No
             if _cancel_requested(session, import_id):
                 raise ImportCancelled
 
+    rejected = 0
     try:
-        loaded = destination.load(
-            schema,
-            valid_batches(),
-            import_id=import_id,
-            mode=record.mode,  # type: ignore[arg-type]  # checked when the commit was asked
-        )
+        loaded = 0
+        if schema.writes_table:
+            loaded = destination.load(
+                schema,
+                valid_batches(validator),
+                import_id=import_id,
+                mode=record.mode,  # type: ignore[arg-type]  # checked when the commit was asked
+            )
+        if schema.x_loadbay.destination is not None:
+            if schema.writes_table:
+                # A second pass over the file: the first validator has seen every key once.
+                validator = _validator(context, record, schema, ErrorBudget())
+            delivered = deliver(
+                context,
+                import_id=import_id,
+                schema=schema,
+                batches=valid_batches(validator),
+                on_error=record.on_error,  # type: ignore[arg-type]  # checked at commit request
+                state=state,
+            )
+            if delivered.ended:
+                return
+            loaded, rejected = delivered.accepted, delivered.rejected
     except ImportCancelled:
         _cancel(context, import_id, state)
         return
     except _AbortCommit as exc:
         detail = (
             f"the commit found {exc.rows_invalid} invalid row(s) (on_error=abort); "
-            "nothing was loaded"
+            "nothing was loaded" + delivery_note(context, import_id)
         )
         errors = [_detail(e) for e in exc.errors]
         fail_import(context, import_id, state, "validation-failed", detail, errors=errors)
@@ -414,6 +439,10 @@ def commit(context: AppContext, import_id: uuid.UUID, control: JobControl) -> No
             "rows_invalid": validator.rows_invalid,
             "rows_estimate": validator.rows_seen,
         }
+    if rejected:
+        # Records the HTTP destination rejected are invalid rows now, like the validator's.
+        values["rows_valid"] = values.get("rows_valid", record.rows_valid) - rejected
+        values["rows_invalid"] = values.get("rows_invalid", record.rows_invalid) + rejected
     with transaction(context.sessions) as session:
         transition(session, import_id, state, ImportState.COMPLETED, **values)
     count_imported_rows(loaded=loaded, invalid=record.rows_invalid)
@@ -486,7 +515,7 @@ def _validator(
     lookups: bool = True,
 ) -> Validator:
     existing = None
-    if record.mode == "insert" and lookups:
+    if record.mode == "insert" and lookups and schema.writes_table:
         # In insert mode a key already in the target table is a row error, found now rather
         # than as a failed load at the end; the import's own rows (read again after its
         # commit, for the failed-rows CSV) are not others' keys.

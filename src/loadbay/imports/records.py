@@ -1,7 +1,8 @@
 """Inline JSON imports (``POST /api/imports`` with ``records``), run synchronously.
 
 Validate every record, store the errors, then load through the SQL destination
-all-or-nothing. This module pulls in the data path (polars, the validation engine, the
+all-or-nothing, or deliver to the schema's HTTP destination (``imports.delivery``), or
+both. This module pulls in the data path (polars, the validation engine, the
 destinations); the API imports it on first use, so a process that only serves reads and
 uploads does not carry polars in memory.
 """
@@ -24,6 +25,7 @@ from loadbay.destinations.errors import (
     UpsertRequiresPrimaryKey,
 )
 from loadbay.destinations.sql import SqlDestination
+from loadbay.imports.delivery import deliver
 from loadbay.imports.errors import TooManyRecords
 from loadbay.imports.models import ImportRecord
 from loadbay.imports.service import (
@@ -127,9 +129,26 @@ def create_records_import(context: AppContext, *, command: RecordsImport) -> Imp
             count_imported_rows(invalid=validated.rows_invalid, rejected=validated.rows_valid)
             return _reload(context, record.id)
         state = ImportState.COMMITTING
-        loaded = destination.load(
-            info.schema, iter(validated.valid), import_id=record.id, mode=command.mode
-        )
+        loaded = 0
+        if info.schema.writes_table:
+            loaded = destination.load(
+                info.schema, iter(validated.valid), import_id=record.id, mode=command.mode
+            )
+        if info.schema.x_loadbay.destination is not None:
+            delivered = deliver(
+                context,
+                import_id=record.id,
+                schema=info.schema,
+                batches=validated.valid,
+                on_error=command.on_error,
+                state=state,
+            )
+            if delivered.ended:
+                return _reload(context, record.id)
+            # Records the endpoint rejected are invalid rows now, like the validator's.
+            loaded = delivered.accepted
+            validated.rows_valid -= delivered.rejected
+            validated.rows_invalid += delivered.rejected
     except (LoadConflict, TableMismatch, UnstorableValue) as exc:
         # The target refused the rows and is unchanged; keep the rows it named as errors.
         fail_import(context, record.id, state, exc.slug, exc.detail, errors=exc.errors)
@@ -141,7 +160,14 @@ def create_records_import(context: AppContext, *, command: RecordsImport) -> Imp
         raise
     with transaction(context.sessions) as session:
         transition(
-            session, record.id, state, ImportState.COMPLETED, rows_loaded=loaded, progress=1.0
+            session,
+            record.id,
+            state,
+            ImportState.COMPLETED,
+            rows_loaded=loaded,
+            rows_valid=validated.rows_valid,
+            rows_invalid=validated.rows_invalid,
+            progress=1.0,
         )
     count_imported_rows(loaded=loaded, invalid=validated.rows_invalid)
     return _reload(context, record.id)
@@ -157,7 +183,7 @@ def _validate(
 ) -> _Validated:
     # In insert mode a key already in the target table is an error now, not a failed load later.
     existing = None
-    if command.mode == "insert":
+    if command.mode == "insert" and schema.writes_table:
 
         def existing(keys: pl.DataFrame) -> pl.Series:
             return destination.existing_keys(schema, keys)

@@ -81,7 +81,25 @@ WEBHOOK_ATTEMPTS = Counter(
     ("outcome",),
 )
 
+DESTINATION_HTTP_BATCHES = Counter(
+    "loadbay_destination_http_batches",
+    "Batches sent to HTTP destinations, by outcome: accepted (every record), partial (some "
+    "records rejected), rejected (every record), split (413: sent again in halves), failed.",
+    ("outcome",),
+)
+DESTINATION_HTTP_RECORDS = Counter(
+    "loadbay_destination_http_records",
+    "Records sent to HTTP destinations, by outcome (accepted, rejected).",
+    ("outcome",),
+)
+DESTINATION_HTTP_DURATION = Histogram(
+    "loadbay_destination_http_delivery_seconds",
+    "Time to deliver one batch to an HTTP destination, retries and their waits included.",
+    buckets=LATENCY_BUCKETS,
+)
+
 RowOutcome = Literal["loaded", "invalid", "rejected"]
+BatchOutcome = Literal["accepted", "partial", "rejected", "split", "failed"]
 
 
 def observe_request(*, route: str, method: str, status: int, seconds: float) -> None:
@@ -127,6 +145,18 @@ def count_webhook_attempt(status: int | None) -> None:
     else:
         outcome = "failed"
     WEBHOOK_ATTEMPTS.labels(outcome=outcome).inc()
+
+
+def observe_destination_batch(
+    *, outcome: BatchOutcome, seconds: float, accepted: int = 0, rejected: int = 0
+) -> None:
+    """One answered (or given up) batch of an HTTP destination and its records."""
+    DESTINATION_HTTP_BATCHES.labels(outcome=outcome).inc()
+    DESTINATION_HTTP_DURATION.observe(seconds)
+    if accepted:
+        DESTINATION_HTTP_RECORDS.labels(outcome="accepted").inc(accepted)
+    if rejected:
+        DESTINATION_HTTP_RECORDS.labels(outcome="rejected").inc(rejected)
 
 
 def queue_exposition(*, queued: int, running: int, oldest_queued_seconds: float) -> bytes:

@@ -20,6 +20,7 @@ from pydantic_core import ErrorDetails
 
 from loadbay.errors import ErrorDetail, json_path
 from loadbay.schemas import rules
+from loadbay.schemas.destination import DestinationAuth, HttpDestinationConfig
 from loadbay.schemas.errors import InvalidSchema, printable, shown
 from loadbay.schemas.model import (
     FIELD_TYPES,
@@ -195,6 +196,8 @@ _FORBIDDING_MODELS: dict[tuple[str | int, int], type[BaseModel]] = {
     ("x-loadbay", 2): SchemaExtension,
     ("x-loadbay", 4): FieldExtension,
     ("constraints", 4): Constraints,
+    ("destination", 3): HttpDestinationConfig,
+    ("auth", 4): DestinationAuth,
 }
 
 

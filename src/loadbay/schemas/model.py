@@ -12,6 +12,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from loadbay.schemas.destination import HttpDestinationConfig
+
 FieldType = Literal["string", "integer", "number", "boolean", "date", "datetime", "time", "year"]
 FIELD_TYPES: tuple[str, ...] = (
     "string",
@@ -92,6 +94,8 @@ class SchemaExtension(BaseModel):
 
     table: str | None = None
     unknown_fields: UnknownFieldPolicy = Field(default="ignore", alias="unknownFields")
+    # Valid rows go to this endpoint instead of (or, with also_table, beside) the table.
+    destination: HttpDestinationConfig | None = None
 
 
 class TableSchema(BaseModel):
@@ -115,6 +119,12 @@ class TableSchema(BaseModel):
     def table_name(self) -> str:
         """The destination table: ``x-loadbay.table`` or the schema's name."""
         return self.x_loadbay.table or self.name
+
+    @property
+    def writes_table(self) -> bool:
+        """Whether imports load the table (an HTTP destination replaces it by default)."""
+        destination = self.x_loadbay.destination
+        return destination is None or destination.also_table
 
     @property
     def field_names(self) -> list[str]:
