@@ -28,7 +28,7 @@ from loadbay.imports.options import ImportOptions, Mode, OnError
 from loadbay.imports.service import get_import, schema_of, transition, update
 from loadbay.imports.states import FINAL_STATES, ImportState
 from loadbay.schemas.mapping import InvalidMapping, remember_mapping, validate_mapping
-from loadbay.schemas.service import get_schema
+from loadbay.schemas.service import SchemaInfo, get_schema
 from loadbay.uploads import service as uploads
 from loadbay.uploads.store import UploadStore
 
@@ -36,6 +36,10 @@ from loadbay.uploads.store import UploadStore
 ANALYSE = "import.analyse"
 VALIDATE = "import.validate"
 COMMIT = "import.commit"
+
+# Sources of imports that go through a file (analyse, map, validate, commit jobs); the
+# other source, "records", is inline JSON imported in the request.
+FILE_SOURCES = frozenset({"upload", "url", "rest"})
 
 _RESTING = (ImportState.AWAITING_MAPPING, ImportState.VALIDATED)
 
@@ -64,6 +68,35 @@ def columns_of(record: ImportRecord) -> list[str] | None:
     return list(json.loads(record.detected)["columns"])
 
 
+def check_request(
+    session: Session,
+    *,
+    schema: str,
+    schema_version: int | None,
+    mapping: dict[str, str] | None,
+    options: ImportOptions,
+    follow_up_of: uuid.UUID | None = None,
+) -> SchemaInfo:
+    """The schema a file import (of an upload, or of a URL or REST source) will use, once
+    its request is known to fit it."""
+    info = get_schema(session, name=schema, version=schema_version)
+    if options.mode == "upsert" and not info.schema.primary_key:
+        raise UpsertRequiresPrimaryKey(info.name)
+    if follow_up_of is not None:
+        get_import(session, import_id=follow_up_of)
+    if mapping is not None:
+        unknown = [f for f in mapping if f not in info.schema.field_names]
+        if unknown:
+            raise InvalidMapping(
+                f"the mapping names {len(unknown)} field(s) schema {info.name!r} lacks",
+                errors=[
+                    ErrorDetail(path=f"$.mapping.{f}", message="not a field of the schema")
+                    for f in unknown
+                ],
+            )
+    return info
+
+
 def create_file_import(
     context: AppContext, *, store: UploadStore, command: FileImport
 ) -> ImportRecord:
@@ -71,21 +104,14 @@ def create_file_import(
     uploads.completed_path(context, store, upload_id=command.upload_id)  # complete, not corrupt
     upload = uploads.get_upload(context, upload_id=command.upload_id)
     with transaction(context.sessions) as session:
-        info = get_schema(session, name=command.schema, version=command.schema_version)
-        if command.options.mode == "upsert" and not info.schema.primary_key:
-            raise UpsertRequiresPrimaryKey(info.name)
-        if command.follow_up_of is not None:
-            get_import(session, import_id=command.follow_up_of)
-        if command.mapping is not None:
-            unknown = [f for f in command.mapping if f not in info.schema.field_names]
-            if unknown:
-                raise InvalidMapping(
-                    f"the mapping names {len(unknown)} field(s) schema {info.name!r} lacks",
-                    errors=[
-                        ErrorDetail(path=f"$.mapping.{f}", message="not a field of the schema")
-                        for f in unknown
-                    ],
-                )
+        info = check_request(
+            session,
+            schema=command.schema,
+            schema_version=command.schema_version,
+            mapping=command.mapping,
+            options=command.options,
+            follow_up_of=command.follow_up_of,
+        )
         record = ImportRecord(
             id=uuid.uuid4(),
             schema_name=info.name,
@@ -153,7 +179,7 @@ def request_commit(
     """Queue the commit of a validated import."""
     with transaction(context.sessions) as session:
         record = get_import(session, import_id=import_id)
-        if record.source != "upload":
+        if record.source not in FILE_SOURCES:
             raise StateConflict(f"import {import_id} imported inline records; it is committed")
         if record.state != ImportState.VALIDATED:
             raise StateConflict(
@@ -233,7 +259,7 @@ def patch_rows(
     errors now (an empty list: the row is valid). Allowed while the import is validated."""
     with transaction(context.sessions) as session:
         record = get_import(session, import_id=import_id)
-        if record.source != "upload":
+        if record.source not in FILE_SOURCES:
             raise StateConflict(f"import {import_id} imported inline records; nothing to patch")
         if record.state != ImportState.VALIDATED:
             raise StateConflict(

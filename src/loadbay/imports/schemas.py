@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 from loadbay.imports.options import ImportOptions
 from loadbay.imports.states import ImportState
 from loadbay.schemas.mapping import FieldMatch
+from loadbay.sources.schemas import SourceOut
 
 
 class RecordsImportIn(BaseModel):
@@ -167,7 +168,7 @@ class ImportOut(BaseModel):
     state: ImportState
     schema_: SchemaRef = Field(alias="schema")
     table: str
-    source: str
+    source: str = Field(description="records (inline), upload, url or rest.")
     mode: str
     on_error: str
     counts: ImportCounts
@@ -188,6 +189,9 @@ class ImportOut(BaseModel):
     updated_at: dt.datetime
     finished_at: dt.datetime | None
     links: dict[str, str]
+    source_detail: SourceOut | None = Field(
+        default=None, description="URL and REST sources: the source (redacted) and its fetch."
+    )
 
     model_config = ConfigDict(populate_by_name=True)
 

@@ -44,6 +44,23 @@ _CREDENTIAL_HEADERS = ("authorization", "proxy-authorization", "cookie")
 _BODY_HEADERS = ("content-length", "content-type", "transfer-encoding")
 
 
+class _RedactURLs(logging.Filter):
+    """httpx logs each request's full URL at INFO ("HTTP Request: GET …"); query strings are
+    where API keys and signed-URL tokens live, so its URLs are logged redacted."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                redact_url(arg) if isinstance(arg, httpx.URL) else arg for arg in record.args
+            )
+        return True
+
+
+_HTTPX_LOGGER = logging.getLogger("httpx")
+if not any(isinstance(f, _RedactURLs) for f in _HTTPX_LOGGER.filters):
+    _HTTPX_LOGGER.addFilter(_RedactURLs())
+
+
 def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
     default_port = {"http": 80, "https": 443}.get(url.scheme)
     return url.scheme, url.host, url.port or default_port
