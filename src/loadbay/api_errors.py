@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from loadbay.destinations.errors import DestinationFailed
 from loadbay.errors import (
     Conflict,
     ErrorDetail,
@@ -27,6 +28,7 @@ from loadbay.errors import (
     json_path,
 )
 from loadbay.outbound.errors import OutboundError
+from loadbay.sources.errors import SourceFailed
 from loadbay.uploads.errors import (
     ChecksumMismatch,
     InvalidUploadRequest,
@@ -53,6 +55,9 @@ STATUS_BY_ERROR: dict[type[LoadbayError], int] = {
     ChecksumMismatch: 460,
     # The remote server failed us, not the client (OutboundRefused is an InvalidInput: 422).
     OutboundError: 502,
+    DestinationFailed: 502,
+    # A URL or REST source answered something unusable (seen as an import's failure type).
+    SourceFailed: 502,
 }
 
 

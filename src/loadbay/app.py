@@ -25,6 +25,7 @@ from loadbay.request_id import RequestIdMiddleware
 from loadbay.schemas.router import router as schemas_router
 from loadbay.schemas.service import load_directory
 from loadbay.security.auth import AuthMiddleware, announce_auth_mode
+from loadbay.security.body_limits import BodyLimitMiddleware
 from loadbay.security.deadline import ReceiveDeadlineMiddleware
 from loadbay.security.openapi import install_security_openapi
 from loadbay.security.ratelimit import RateLimiter, RateLimitMiddleware
@@ -82,6 +83,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.request_stats = stats = RequestStats()
     app.state.session_signer = SessionSigner.from_settings(settings)
     # Middleware, innermost first (each add_middleware wraps the ones added before it).
+    # Body limits innermost: a request refused by auth or a rate limit is refused first.
+    app.add_middleware(BodyLimitMiddleware, settings=settings)
     app.add_middleware(
         RateLimitMiddleware,
         limiter=RateLimiter.from_settings(settings),

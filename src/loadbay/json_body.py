@@ -28,8 +28,9 @@ def is_json_media_type(content_type: str | None) -> bool:
     )
 
 
-async def read_body(request: Request, *, max_bytes: int) -> bytes:
-    """The raw body of a JSON request: 415 for another media type, 413 past ``max_bytes``."""
+async def read_body(request: Request) -> bytes:
+    """The raw body of a JSON request: 415 for another media type. (Its size is capped by
+    ``security.body_limits`` before it gets here.)"""
     if not is_json_media_type(request.headers.get("content-type")):
         raise HTTPProblem(
             415,
@@ -37,17 +38,7 @@ async def read_body(request: Request, *, max_bytes: int) -> bytes:
             "Unsupported media type",
             f"expected Content-Type: application/json, got {request.headers.get('content-type')!r}",
         )
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > max_bytes:
-        raise _too_large(max_bytes)
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > max_bytes:
-            raise _too_large(max_bytes)
-        chunks.append(chunk)
-    return b"".join(chunks)
+    return await request.body()
 
 
 def parse_json(raw: bytes) -> Any:
@@ -88,8 +79,8 @@ def parse_json(raw: bytes) -> Any:
         ) from None
 
 
-async def read_json(request: Request, *, max_bytes: int) -> Any:
-    return parse_json(await read_body(request, max_bytes=max_bytes))
+async def read_json(request: Request) -> Any:
+    return parse_json(await read_body(request))
 
 
 def validation_problem(exc: ValidationError, *, detail: str) -> HTTPProblem:
@@ -127,11 +118,11 @@ def json_type_name(value: Any) -> str:
     return "object"
 
 
-def _too_large(max_bytes: int) -> HTTPProblem:
+def body_too_large(max_bytes: int, setting: str) -> HTTPProblem:
     return HTTPProblem(
         413,
         "body-too-large",
         "Request body too large",
-        f"the body is larger than the limit of {max_bytes} bytes (LOADBAY_MAX_BODY_BYTES)",
+        f"the body is larger than the limit of {max_bytes} bytes ({setting})",
         limit=max_bytes,
     )

@@ -44,7 +44,12 @@ class Settings(BaseSettings):
         default=1_000_000, description="Most records one JSON import request may carry."
     )
     max_body_bytes: PositiveInt = Field(
-        default=256 * 1024 * 1024, description="Largest JSON request body accepted, in bytes."
+        default=256 * 1024 * 1024,
+        description="Largest JSON document accepted (POST /api/imports, schemas), in bytes.",
+    )
+    max_control_body_bytes: PositiveInt = Field(
+        default=1024 * 1024,
+        description="Largest body of every other non-upload route (mapping, edits, …), in bytes.",
     )
     max_stored_errors: PositiveInt = Field(
         default=10_000,
@@ -224,6 +229,17 @@ class Settings(BaseSettings):
         default_factory=list,
         description="CIDRs outbound requests may reach although private, loopback or "
         "link-local (comma-separated), e.g. 10.20.0.0/16.",
+    )
+    source_max_pages: PositiveInt = Field(
+        default=10_000,
+        description="Pages one run of a REST source may fetch; a source with more fails "
+        "(a pagination that never ends) unless its pagination.max_pages stops it earlier.",
+    )
+
+    destination_secrets: dict[str, SecretStr] = Field(
+        default_factory=dict,
+        description="Secrets HTTP destinations authenticate with, by the name schemas use, as "
+        'JSON, e.g. {"crm": "token"}.',
     )
 
     @field_validator("outbound_allow", mode="before")

@@ -42,3 +42,22 @@ def test_define_a_schema_and_import_records(server: str, tmp_path: Path) -> None
         assert bad.headers["content-type"] == "application/problem+json"
     assert (tmp_path / "var" / "loadbay.sqlite").exists()
     assert (tmp_path / "var" / "data.sqlite").exists()
+
+
+def test_a_chunked_control_body_over_the_limit_is_cut_off(server: str) -> None:
+    def body() -> Iterator[bytes]:
+        yield b'{"mapping": {"id": "'
+        for _ in range(64):  # 4 MiB, well over LOADBAY_MAX_CONTROL_BODY_BYTES (1 MiB)
+            yield b"x" * 65536
+        yield b'"}}'
+
+    with httpx.Client(base_url=server, timeout=30) as http:
+        response = http.put(
+            "/api/imports/6f1c2a9e-0000-4000-8000-000000000000/mapping",
+            content=body(),
+            headers={"content-type": "application/json"},
+        )
+        assert response.status_code == 413, response.text
+        assert response.json()["type"] == "/problems/body-too-large"
+        assert response.json()["limit"] == 1024 * 1024
+        assert http.get("/healthz").status_code == 200  # the server is fine afterwards

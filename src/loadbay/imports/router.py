@@ -46,6 +46,8 @@ from loadbay.imports.schemas import (
 )
 from loadbay.imports.states import FINAL_STATES, ImportState
 from loadbay.json_body import parse_json, read_body, validate_object
+from loadbay.sources import service as sources
+from loadbay.sources.schemas import SourceImportIn
 from loadbay.spreadsheet import csv_lines
 
 router = APIRouter(prefix="/api/imports", tags=["imports"])
@@ -54,7 +56,18 @@ IDEMPOTENCY_SCOPE = "POST /api/imports"
 # Printable ASCII without spaces; long enough for UUIDs and client-made composite keys.
 _IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 # Failures caused by the records themselves; any other failure is a conflict with the target.
-_VALIDATION_FAILURES = {"validation-failed", "error-budget-exceeded", "unstorable-value"}
+_VALIDATION_FAILURES = {
+    "validation-failed",
+    "error-budget-exceeded",
+    "unstorable-value",
+    "destination-rejected",  # the HTTP destination refused records (on_error=abort)
+}
+# Failures of the schema's HTTP destination: its settings (422), or the endpoint (502).
+_FAILURE_STATUS = {
+    "outbound-refused": 422,
+    "destination-secret-missing": 422,
+    "destination-failed": 502,
+}
 
 
 def _component_schema(model: type[BaseModel]) -> dict[str, Any]:
@@ -73,9 +86,10 @@ def _links(record: ImportRecord) -> dict[str, str]:
         "errors_csv": f"{base}/errors?format=csv",
         "schema": f"/api/schemas/{record.schema_name}?version={record.schema_version}",
     }
-    if record.source == "upload":
+    if record.source in files.FILE_SOURCES:
+        if record.upload_id is not None:  # a URL or REST source has one once fetched
+            links["upload"] = f"/api/uploads/{record.upload_id}"
         links |= {
-            "upload": f"/api/uploads/{record.upload_id}",
             "preview": f"{base}/preview",
             "mapping": f"{base}/mapping",
             "rows": f"{base}/rows",
@@ -120,7 +134,7 @@ def _mapping_out(record: ImportRecord) -> MappingOut | None:
 
 
 def _progress(record: ImportRecord) -> Progress | None:
-    if record.source != "upload":
+    if record.source not in files.FILE_SOURCES:
         return None
     return Progress(
         fraction=record.progress,
@@ -135,7 +149,7 @@ def _progress(record: ImportRecord) -> Progress | None:
 def _import_out(session: Session, record: ImportRecord, *, first_errors: int) -> ImportOut:
     errors = service.list_errors(session, import_id=record.id, limit=first_errors)
     failure = service.failure_of(record)
-    file_import = record.source == "upload"
+    file_import = record.source in files.FILE_SOURCES
     return ImportOut.model_validate(
         {
             "id": record.id,
@@ -170,6 +184,9 @@ def _import_out(session: Session, record: ImportRecord, *, first_errors: int) ->
             "updated_at": record.updated_at,
             "finished_at": record.finished_at,
             "links": _links(record),
+            "source_detail": (
+                sources.detail(session, record.id) if record.source in ("url", "rest") else None
+            ),
         }
     )
 
@@ -182,7 +199,9 @@ def _created_response(request: Request, context: AppContext, record: ImportRecor
     location = {"Location": view.links["self"]}
     if view.failure is None:
         return JSONResponse(body, status_code=201, headers=location)
-    status = 422 if view.failure.type in _VALIDATION_FAILURES else 409
+    status = _FAILURE_STATUS.get(
+        view.failure.type, 422 if view.failure.type in _VALIDATION_FAILURES else 409
+    )
     return problem_response(
         request,
         status=status,
@@ -202,7 +221,8 @@ def _created_response(request: Request, context: AppContext, record: ImportRecor
     "",
     status_code=201,
     response_model=ImportOut,
-    summary="Import inline JSON records (201), or a completed upload (202, then jobs)",
+    summary="Import inline JSON records (201), or a completed upload, a URL or a REST API "
+    "(202, then jobs)",
     responses=problem_responses(
         {
             400: "Malformed JSON or Idempotency-Key",
@@ -211,6 +231,7 @@ def _created_response(request: Request, context: AppContext, record: ImportRecor
             413: "Body or record count over the limit",
             415: "Body is not JSON",
             422: "Invalid request, or invalid records (the problem carries the failed import)",
+            502: "The schema's HTTP destination failed (the problem carries the failed import)",
         }
     ),
     openapi_extra={
@@ -222,6 +243,7 @@ def _created_response(request: Request, context: AppContext, record: ImportRecor
                         "oneOf": [
                             _component_schema(RecordsImportIn),
                             _component_schema(FileImportIn),
+                            _component_schema(SourceImportIn),
                         ]
                     }
                 }
@@ -241,7 +263,7 @@ def _created_response(request: Request, context: AppContext, record: ImportRecor
 async def create_import(
     request: Request, context: Annotated[AppContext, Depends(get_context)]
 ) -> Response:
-    raw = await read_body(request, max_bytes=context.settings.max_body_bytes)
+    raw = await read_body(request)
     key = request.headers.get("idempotency-key")
     if key is not None:
         if not _IDEMPOTENCY_KEY.match(key):
@@ -269,6 +291,8 @@ async def create_import(
         document = parse_json(raw)
         if isinstance(document, dict) and "upload_id" in document:
             response = await _create_file_import(request, context, document)
+        elif isinstance(document, dict) and "source" in document:
+            response = await _create_source_import(context, document)
         else:
             response = await _create_records_import(request, context, document)
     except BaseException:
@@ -309,6 +333,19 @@ async def _create_file_import(request: Request, context: AppContext, document: A
     record = await run_in_threadpool(
         files.create_file_import, context, store=store, command=command
     )
+    return await run_in_threadpool(_view_response, context, record, 202)
+
+
+async def _create_source_import(context: AppContext, document: Any) -> Response:
+    body = validate_object(document, SourceImportIn)
+    command = sources.SourceImport(
+        source=body.source,
+        schema=body.schema_name,
+        schema_version=body.schema_version,
+        mapping=body.mapping,
+        options=body.options,
+    )
+    record = await run_in_threadpool(sources.create_source_import, context, command=command)
     return await run_in_threadpool(_view_response, context, record, 202)
 
 
@@ -430,7 +467,7 @@ def get_errors(
     wants_csv = format == "csv" or (
         format is None and "text/csv" in request.headers.get("accept", "")
     )
-    if wants_csv and record.source == "upload":
+    if wants_csv and record.source in files.FILE_SOURCES:
         if record.mapping is None:
             raise StateConflict(f"import {import_id} has no mapping yet: no row was validated")
         return StreamingResponse(

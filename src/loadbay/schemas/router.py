@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlalchemy.orm import Session
 
 from loadbay.api_errors import problem_responses
-from loadbay.context import get_context, get_session
+from loadbay.context import get_session
 from loadbay.json_body import read_json
 from loadbay.schemas import service
 from loadbay.schemas.schemas import (
@@ -25,7 +25,7 @@ router = APIRouter(prefix=SCHEMAS_PATH, tags=["schemas"])
 
 async def _document(request: Request) -> Any:
     """The body as JSON; its failures answer 415, 413 and 400 (with line and column)."""
-    return await read_json(request, max_bytes=get_context(request).settings.max_body_bytes)
+    return await read_json(request)
 
 
 Document = Annotated[Any, Depends(_document)]
