@@ -43,6 +43,7 @@ def test_valid_records_are_loaded(client: TestClient, customers: Any, target_eng
     }
     assert body["first_errors"] == []
     assert body["progress"] == 1.0
+    assert body["created_by"] == "local"  # a local-mode server, no key
     assert body["links"]["errors"] == f"/api/imports/{body['id']}/errors"
     rows = table_rows(target_engine)
     assert [r["id"] for r in rows] == [1, 2, 3]

@@ -115,6 +115,7 @@ def test_valid_csv_with_commit_loads_every_row(
     assert "Loaded 120 rows into table customers (insert)" in result.stdout
     assert loaded_ids(target_engine) == list(range(1, 121))
     record = only_import(store_context)
+    assert record.created_by == "cli"
     assert (record.state, record.rows_loaded, record.file_name) == (
         "completed",
         120,

@@ -171,3 +171,22 @@ def test_forged_or_expired_session_cookies_are_ignored() -> None:
     assert not signer.csrf_valid(session, signer.csrf_token(session)[:-1])
     assert signer.csrf_valid(session, signer.csrf_token(session))
     assert time.time() < session.expires
+
+
+def test_imports_record_who_asked_for_them(page: tuple[TestClient, Keys]) -> None:
+    client, keys = page
+    assert client.post("/api/schemas", json=SCHEMA, headers=bearer(keys.admin)).status_code == 201
+    records = {"schema": "t", "records": [{"a": 1}]}
+
+    by_key = client.post("/api/imports", json=records, headers=bearer(keys.write))
+    token = sign_in(client, key=keys.write)
+    by_key_session = client.post("/api/imports", json=records, headers={"X-CSRF-Token": token})
+    client.cookies.clear()
+    token = sign_in(client, password=PASSWORD)
+    by_password = client.post("/api/imports", json=records, headers={"X-CSRF-Token": token})
+
+    made = [by_key, by_key_session, by_password]
+    assert [r.status_code for r in made] == [201, 201, 201], [r.text for r in made]
+    assert [r.json()["created_by"] for r in made] == ["key:write", "key:write", "admin"]
+    listed = client.get("/api/imports", headers=bearer(keys.read)).json()["items"]
+    assert sorted(item["created_by"] for item in listed) == ["admin", "key:write", "key:write"]

@@ -128,11 +128,14 @@ def test_whole_flow_partial_then_atomic(
     history = page.get_by_test_id("history-table")
     expect(history.locator("tbody tr")).to_have_count(2)
     expect(history).to_contain_text("38 loaded")
+    # who started each: the test server is in local mode, without a sign-in
+    expect(history.get_by_test_id("history-who")).to_have_text(["local server (no sign-in)"] * 2)
     page.select_option("[data-testid=history-state]", "failed")
     expect(history.locator("tbody tr")).to_have_count(0)
     page.select_option("[data-testid=history-state]", "")
     history.locator("tbody tr").last.get_by_role("link").click()
     expect(page.get_by_test_id("detail-state")).to_have_text("completed")
+    expect(page.get_by_test_id("detail-who")).to_have_text("local server (no sign-in)")
     expect(page.get_by_test_id("detail-events")).to_contain_text("completed")
     shots(page, "history-detail")
     assert len(shots.taken) >= 10

@@ -53,6 +53,7 @@ from loadbay.jobs.executor import build_runner
 from loadbay.jobs.models import JobState
 from loadbay.jobs.runner import JobRunner
 from loadbay.schemas.service import load_directory
+from loadbay.security import actors
 from loadbay.settings import Settings
 from loadbay.uploads.local import upload_local_file
 from loadbay.uploads.models import Upload
@@ -167,7 +168,11 @@ def _run(
         store = UploadStore.at(settings.data_dir)
         upload = _copy(context, store, file, err)
         command = files.FileImport(
-            upload_id=upload.id, schema=schema, mapping=mapping, options=options
+            upload_id=upload.id,
+            schema=schema,
+            mapping=mapping,
+            options=options,
+            created_by=actors.CLI,
         )
         record = files.create_file_import(context, store=store, command=command)
     except KeyboardInterrupt:

@@ -52,6 +52,7 @@ class FileImport:
     mapping: dict[str, str] | None = None
     options: ImportOptions = field(default_factory=ImportOptions)
     follow_up_of: uuid.UUID | None = None
+    created_by: str | None = None  # who asked: security.actors
 
 
 def options_of(record: ImportRecord) -> ImportOptions:
@@ -127,6 +128,7 @@ def create_file_import(
             options=command.options.model_dump_json(),
             mapping=None if command.mapping is None else json.dumps(command.mapping),
             bytes_total=upload.length or upload.offset,
+            created_by=command.created_by,
         )
         session.add(record)
         session.flush()

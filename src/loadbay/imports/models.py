@@ -48,6 +48,8 @@ class ImportRecord(Base):
     rows_estimate: Mapped[int | None] = mapped_column(sa.BigInteger, nullable=True)
     rows_per_second: Mapped[float | None] = mapped_column(sa.Float, nullable=True)
     eta_seconds: Mapped[float | None] = mapped_column(sa.Float, nullable=True)
+    # Who asked for it (security.actors): "key:<name>", "admin", "local" or "cli".
+    created_by: Mapped[str | None] = mapped_column(sa.String(100), nullable=True)
     # Set by a cancel while a job runs; the job stops at its next batch and ends the import.
     cancel_requested: Mapped[bool] = mapped_column(sa.Boolean, default=False)
 

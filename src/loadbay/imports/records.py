@@ -60,6 +60,7 @@ class RecordsImport:
     on_error: OnError = "abort"
     max_errors: int | None = None
     max_error_ratio: float | None = None
+    created_by: str | None = None  # who asked: security.actors
 
 
 @dataclass(slots=True)
@@ -95,6 +96,7 @@ def create_records_import(context: AppContext, *, command: RecordsImport) -> Imp
             mode=command.mode,
             on_error=command.on_error,
             rows_total=len(command.records),
+            created_by=command.created_by,
         )
         session.add(record)
     destination = SqlDestination(

@@ -181,6 +181,7 @@ def _import_out(session: Session, record: ImportRecord, *, first_errors: int) ->
             "failure": failure,
             "first_errors": [_error_out(e) for e in errors],
             "created_at": record.created_at,
+            "created_by": record.created_by,
             "updated_at": record.updated_at,
             "finished_at": record.finished_at,
             "links": _links(record),
@@ -292,7 +293,7 @@ async def create_import(
         if isinstance(document, dict) and "upload_id" in document:
             response = await _create_file_import(request, context, document)
         elif isinstance(document, dict) and "source" in document:
-            response = await _create_source_import(context, document)
+            response = await _create_source_import(request, context, document)
         else:
             response = await _create_records_import(request, context, document)
     except BaseException:
@@ -322,6 +323,7 @@ async def create_import(
 async def _create_file_import(request: Request, context: AppContext, document: Any) -> Response:
     body = validate_object(document, FileImportIn)
     command = files.FileImport(
+        created_by=_actor(request),
         upload_id=body.upload_id,
         schema=body.schema_name,
         schema_version=body.schema_version,
@@ -336,9 +338,10 @@ async def _create_file_import(request: Request, context: AppContext, document: A
     return await run_in_threadpool(_view_response, context, record, 202)
 
 
-async def _create_source_import(context: AppContext, document: Any) -> Response:
+async def _create_source_import(request: Request, context: AppContext, document: Any) -> Response:
     body = validate_object(document, SourceImportIn)
     command = sources.SourceImport(
+        created_by=_actor(request),
         source=body.source,
         schema=body.schema_name,
         schema_version=body.schema_version,
@@ -347,6 +350,12 @@ async def _create_source_import(context: AppContext, document: Any) -> Response:
     )
     record = await run_in_threadpool(sources.create_source_import, context, command=command)
     return await run_in_threadpool(_view_response, context, record, 202)
+
+
+def _actor(request: Request) -> str | None:
+    """Who makes this request, as the auth middleware found it (security.actors)."""
+    actor: str | None = getattr(request.state, "actor", None)
+    return actor
 
 
 def _view_response(context: AppContext, record: ImportRecord, status: int) -> JSONResponse:
@@ -366,6 +375,7 @@ async def _create_records_import(request: Request, context: AppContext, document
     from loadbay.imports import records
 
     command = records.RecordsImport(
+        created_by=_actor(request),
         schema=body.schema_name,
         schema_version=body.schema_version,
         records=body.records,

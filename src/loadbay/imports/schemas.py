@@ -186,6 +186,13 @@ class ImportOut(BaseModel):
     failure: Failure | None
     first_errors: list[CellErrorOut]
     created_at: dt.datetime
+    created_by: str | None = Field(
+        default=None,
+        description='Who asked for the import: "key:<name>" (an API key, or a session signed in '
+        'with one), "admin" (a session signed in with the admin password) or "local" (a '
+        'local-mode server without a key), "cli" (`loadbay import`); null for imports made '
+        "before this was recorded.",
+    )
     updated_at: dt.datetime
     finished_at: dt.datetime | None
     links: dict[str, str]

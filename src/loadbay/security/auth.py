@@ -31,6 +31,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from loadbay.api_errors import HTTPProblem
 from loadbay.context import AppContext
+from loadbay.security import actors
 from loadbay.security.keys import Scope as KeyScope
 from loadbay.security.keys import grants
 from loadbay.security.service import Caller, authenticate, count_live_keys, live_caller
@@ -125,30 +126,34 @@ class AuthMiddleware:
             await self.app(scope, receive, send)
             return
         try:
-            key_id = await self._authorise(scope)
+            key_id, actor = await self._authorise(scope)
         except HTTPProblem as refusal:
             await self._refuse(scope, receive, send, refusal)
             return
+        state = scope.setdefault("state", {})
         if key_id is not None:
-            scope.setdefault("state", {})["api_key_id"] = str(key_id)
+            state["api_key_id"] = str(key_id)
+        if actor is not None:
+            state["actor"] = actor
         await self.app(scope, receive, send)
 
-    async def _authorise(self, scope: Scope) -> uuid.UUID | None:
-        """Raise HTTPProblem, or return the caller's key id (None: no key involved)."""
+    async def _authorise(self, scope: Scope) -> tuple[uuid.UUID | None, str | None]:
+        """Raise HTTPProblem, or return the caller's key id (None: no key involved) and who
+        the caller is (``security.actors``; None on public routes)."""
         method: str = scope["method"]
         needed = required_scope(method, scope["path"])
         headers = dict(scope["headers"])
         secret = presented_key(headers)
         if secret is not None:
             if needed is None:
-                return None
+                return None, None
             caller = (
                 await self._run(scope, lambda s: authenticate(s, secret=secret)) if secret else None
             )
             if caller is None:
                 raise _unauthorized("the API key is unknown, revoked or malformed")
             self._check_scope(caller.scopes, needed)
-            return caller.key_id
+            return caller.key_id, actors.key(caller.name)
         unsafe = method not in SAFE_METHODS
         if unsafe and self._cross_site(headers):
             raise HTTPProblem(
@@ -158,21 +163,23 @@ class AuthMiddleware:
                 "unsafe requests from another site are refused (Sec-Fetch-Site: cross-site)",
             )
         if needed is None:
-            return None
+            return None, None
         session = self._session(headers)
         if session is None:
             if self.local:
-                return None
+                return None, actors.LOCAL
             raise _unauthorized(
                 "an API key is required: send Authorization: Bearer <key> or X-API-Key", "Bearer"
             )
         scopes = session.scopes
+        actor = actors.ADMIN  # a session signed in with LOADBAY_ADMIN_PASSWORD
         if session.key_id is not None:
             key_id = session.key_id
             caller = await self._run(scope, lambda s: live_caller(s, key_id=key_id))
             if caller is None:
                 raise _unauthorized("the session's API key is revoked", "Bearer")
             scopes = caller.scopes
+            actor = actors.key(caller.name)
         if unsafe and not self._csrf_ok(session, headers):
             raise HTTPProblem(
                 403,
@@ -181,7 +188,7 @@ class AuthMiddleware:
                 "send the session's CSRF token (the loadbay_csrf cookie) as X-CSRF-Token",
             )
         self._check_scope(scopes, needed)
-        return session.key_id
+        return session.key_id, actor
 
     @staticmethod
     def _check_scope(scopes: frozenset[KeyScope], needed: KeyScope) -> None:

@@ -74,6 +74,7 @@ class SourceImport:
     schema_version: int | None = None
     mapping: dict[str, str] | None = None
     options: ImportOptions = field(default_factory=ImportOptions)
+    created_by: str | None = None  # who asked: security.actors
 
 
 def create_source_import(context: AppContext, *, command: SourceImport) -> ImportRecord:
@@ -104,6 +105,7 @@ def create_source_import(context: AppContext, *, command: SourceImport) -> Impor
             options=options.model_dump_json(),
             mapping=None if command.mapping is None else json.dumps(command.mapping),
             bytes_total=0,
+            created_by=command.created_by,
         )
         session.add(record)
         session.flush()

@@ -1,6 +1,7 @@
 import { useEffect, useState } from 'preact/hooks'
 import { useApp } from '../context'
 import { api, query } from '../lib/api'
+import { formatActor } from '../lib/format'
 import { formatDateTime, formatNumber, type MessageKey } from '../lib/i18n'
 import { IMPORT_STATES, type ImportPage, type SchemaResource } from '../lib/types'
 
@@ -78,6 +79,7 @@ export function History() {
               <th scope="col">{t('history.state')}</th>
               <th scope="col">{t('history.schema')}</th>
               <th scope="col">{t('history.file')}</th>
+              <th scope="col">{t('history.who')}</th>
               <th scope="col">{t('history.counts')}</th>
               <th scope="col">
                 <span class="visually-hidden">{t('history.open')}</span>
@@ -95,6 +97,7 @@ export function History() {
                   {item.schema.name} · v{item.schema.version}
                 </td>
                 <td>{item.file_name ?? t(item.source === 'records' ? 'history.inline' : 'common.none')}</td>
+                <td data-testid="history-who">{formatActor(t, item.created_by)}</td>
                 <td>
                   {t('history.countsValue', {
                     total: formatNumber(locale, item.counts.rows_total),

@@ -2,6 +2,7 @@ import { useEffect, useState } from 'preact/hooks'
 import { useApp } from '../context'
 import { api, query } from '../lib/api'
 import { followImport, isFinal } from '../lib/events'
+import { formatActor } from '../lib/format'
 import { formatDateTime, formatNumber, type MessageKey } from '../lib/i18n'
 import type { ErrorPage, ImportResource } from '../lib/types'
 
@@ -67,6 +68,8 @@ export function ImportDetail({ importId }: { importId: string }) {
           </dd>
           <dt>{t('history.file')}</dt>
           <dd>{view.file_name ?? t('history.inline')}</dd>
+          <dt>{t('history.who')}</dt>
+          <dd data-testid="detail-who">{formatActor(t, view.created_by)}</dd>
           <dt>{t('history.when')}</dt>
           <dd>{formatDateTime(locale, view.created_at)}</dd>
           <dt>{t('counts.total')}</dt>

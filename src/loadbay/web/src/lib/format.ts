@@ -45,3 +45,13 @@ export function secondsBetween(start: string | null, end: string | null): number
   const b = Date.parse(end)
   return Number.isNaN(a) || Number.isNaN(b) ? null : Math.max(0, (b - a) / 1000)
 }
+
+/** Who started an import (the resource's `created_by`), as people read it. */
+export function formatActor(t: Translate, createdBy: string | null | undefined): string {
+  if (!createdBy) return t('who.unknown')
+  if (createdBy.startsWith('key:')) return t('who.key', { name: createdBy.slice(4) })
+  if (createdBy === 'admin') return t('who.admin')
+  if (createdBy === 'local') return t('who.local')
+  if (createdBy === 'cli') return t('who.cli')
+  return createdBy
+}

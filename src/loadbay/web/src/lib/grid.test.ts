@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { applyEdit, cellMessage, filterChoices, matchesFilter, toGridRow } from './grid'
 import { parseEvent, followImport } from './events'
 import { parseRoute, routeHash } from './route'
-import { formatBytes, formatDuration } from './format'
+import { formatActor, formatBytes, formatDuration } from './format'
 import { translator } from './i18n'
 import { stepIndex } from './steps'
 import type { ImportResource } from './types'
@@ -83,6 +83,15 @@ describe('routes, formats and steps', () => {
     expect(formatDuration(t, 0.44)).toBe('0.4 s')
     expect(formatDuration(t, null)).toBe('unknown')
     expect(formatDuration(translator('zh-CN'), 12)).toBe('12 秒')
+  })
+  it('says who started an import', () => {
+    const t = translator('en')
+    expect(formatActor(t, 'key:etl-nightly')).toBe('API key “etl-nightly”')
+    expect(formatActor(t, 'admin')).toBe('admin (password)')
+    expect(formatActor(t, 'local')).toBe('local server (no sign-in)')
+    expect(formatActor(t, 'cli')).toBe('command line (loadbay import)')
+    expect(formatActor(t, null)).toBe('not recorded')
+    expect(formatActor(translator('zh-CN'), 'key:etl')).toBe('API 密钥“etl”')
   })
   it('finds the current step', () => {
     const view = (state: string, invalid = 0) =>

@@ -152,6 +152,8 @@ export interface ImportResource {
   failure: { type: string; detail: string } | null
   first_errors: CellError[]
   created_at: string
+  /** "key:<name>", "admin", "local" or "cli"; null for imports made before it was recorded */
+  created_by: string | null
   updated_at: string
   finished_at: string | null
   links: Record<string, string>
