@@ -162,7 +162,25 @@ def test_a_bad_source_is_a_422_naming_the_path(client: TestClient) -> None:
     assert response.status_code == 422, response.text
     problem = response.json()
     assert problem["type"] == "/problems/invalid-request"
-    assert [e["path"] for e in problem["errors"]] == ["$.source.url.url"]
+    assert problem["detail"] == "the request body does not match its schema"
+    assert problem["errors"] == [
+        {
+            "message": "Value error, must be an absolute http:// or https:// URL",
+            "path": "$.source.url.url",
+        }
+    ]
+
+
+def test_an_unknown_source_type_names_the_known_ones(client: TestClient) -> None:
+    response = client.post("/api/imports", json={"source": {"type": "sftp"}, "schema": "customers"})
+    assert response.status_code == 422, response.text
+    assert response.json()["errors"] == [
+        {
+            "message": "Input tag 'sftp' found using 'type' does not match any of the "
+            "expected tags: 'url', 'rest'",
+            "path": "$.source",
+        }
+    ]
 
 
 def test_cancel_while_downloading_stops_the_fetch_and_keeps_nothing(

@@ -37,9 +37,11 @@ ANALYSE = "import.analyse"
 VALIDATE = "import.validate"
 COMMIT = "import.commit"
 
+# Sources fetched by a job into an upload first (sources/); then they are file imports.
+FETCHED_SOURCES = frozenset({"url", "rest"})
 # Sources of imports that go through a file (analyse, map, validate, commit jobs); the
 # other source, "records", is inline JSON imported in the request.
-FILE_SOURCES = frozenset({"upload", "url", "rest"})
+FILE_SOURCES = FETCHED_SOURCES | {"upload"}
 
 _RESTING = (ImportState.AWAITING_MAPPING, ImportState.VALIDATED)
 

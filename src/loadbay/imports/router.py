@@ -186,7 +186,9 @@ def _import_out(session: Session, record: ImportRecord, *, first_errors: int) ->
             "finished_at": record.finished_at,
             "links": _links(record),
             "source_detail": (
-                sources.detail(session, record.id) if record.source in ("url", "rest") else None
+                sources.detail(session, record.id)
+                if record.source in files.FETCHED_SOURCES
+                else None
             ),
         }
     )
