@@ -33,7 +33,7 @@ class ImportRecord(Base):
     failure: Mapped[str | None] = mapped_column(sa.Text, nullable=True)  # why it failed
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
-    finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True, index=True)
     # File imports (source "upload"); null for inline records.
     upload_id: Mapped[uuid.UUID | None] = mapped_column(sa.Uuid, nullable=True, index=True)
     file_name: Mapped[str | None] = mapped_column(sa.Text, nullable=True)  # display only

@@ -1,27 +1,47 @@
-"""Dashboard statistics: latency percentiles, error shares and QPS over the last 1/5/15 min.
+"""Dashboard statistics: latency percentiles, error shares and QPS over the last 1/5/15 min,
+a 15-minute series of 10-second buckets for the page's charts, and the rows imported.
 
 A ring of per-second buckets, each holding a count per status class and a sparse latency
 histogram with log-spaced bounds (5 % apart, so a percentile is off by at most ~2.5 %).
-Recording is O(1); a read merges at most 900 buckets. The ring is per process: with several
-workers each answers for the requests it served (Prometheus' ``/metrics`` is the exact,
-aggregated view).
+Recording is O(1); a read copies at most 900 buckets under the lock and merges them outside
+it. The ring is per process: with several workers each answers for the requests it served
+(Prometheus' ``/metrics`` is the exact, aggregated view).
+
+Rows imported are different: they are read from the imports table, which every API process
+and worker shares, so any process reports the same server-wide figure.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
+import sqlalchemy as sa
+import structlog
 from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session, sessionmaker
+
+from loadbay.db import utcnow
+from loadbay.imports.models import ImportRecord
+from loadbay.imports.states import ImportState
 
 WINDOWS = {"1m": 60, "5m": 300, "15m": 900}
 HORIZON = max(WINDOWS.values())
+SERIES_STEP = 10  # seconds per point of the series
+# Complete buckets only (the one in progress is left out), all inside the ring's horizon.
+SERIES_POINTS = HORIZON // SERIES_STEP - 1
 _GROWTH = 1.05
 _SMALLEST = 1e-4  # seconds; faster requests share the first bucket
+# Imports whose loaded rows count as imported: completed ones, and those reverted later (as
+# Prometheus' loadbay_rows_imported_total{outcome="loaded"} counts them, at the commit).
+_IMPORTED_STATES = (ImportState.COMPLETED.value, ImportState.REVERTED.value)
+
+log = structlog.get_logger(__name__)
 
 
 def _bucket_of(seconds: float) -> int:
@@ -45,6 +65,15 @@ class _Second:
     server_errors: int = 0
     latency: Counter[int] = field(default_factory=Counter)
 
+    def copy(self) -> _Second:
+        return _Second(
+            self.second,
+            self.requests,
+            self.client_errors,
+            self.server_errors,
+            Counter(self.latency),
+        )
+
 
 class WindowStats(BaseModel):
     requests: int = Field(description="Requests finished in the window.")
@@ -54,17 +83,72 @@ class WindowStats(BaseModel):
     p99: float | None = Field(description="99th percentile latency in milliseconds.")
     error_rate_4xx: float = Field(description="Share of responses with a 4xx status.")
     error_rate_5xx: float = Field(description="Share of responses with a 5xx status.")
+    rows_imported: int | None = Field(
+        default=None,
+        description="Rows loaded into their targets by imports that completed in the window, "
+        "server-wide (read from the imports table); null when the store could not be read.",
+    )
+    imports_completed: int | None = Field(
+        default=None,
+        description="Imports that completed in the window, server-wide; null when the store "
+        "could not be read.",
+    )
+
+
+class SeriesPoint(BaseModel):
+    time: float = Field(description="Start of the bucket, Unix time in seconds.")
+    requests: int = Field(description="Requests finished in the bucket.")
+    qps: float = Field(description="Requests per second over the bucket.")
+    p50: float | None = Field(description="Median latency in milliseconds; null: no requests.")
+    p90: float | None = Field(description="90th percentile latency in milliseconds.")
+    p99: float | None = Field(description="99th percentile latency in milliseconds.")
+    error_rate_4xx: float = Field(description="Share of responses with a 4xx status.")
+    error_rate_5xx: float = Field(description="Share of responses with a 5xx status.")
+
+
+class StatsSeries(BaseModel):
+    step_seconds: int = Field(description="Length of one bucket in seconds.")
+    points: list[SeriesPoint] = Field(
+        description="Complete buckets of the last 15 minutes since the process started, "
+        "oldest first; the bucket in progress is left out."
+    )
 
 
 class StatsOut(BaseModel):
     scope: str = Field(description="'process': the figures of the worker that answered.")
     uptime_seconds: float
+    time: float = Field(description="When the figures were taken, Unix time in seconds.")
     windows: dict[str, WindowStats] = Field(description="Keyed by window: 1m, 5m, 15m.")
+    series: StatsSeries = Field(description="The last 15 minutes in buckets, for charts.")
+
+
+@dataclass(frozen=True, slots=True)
+class Imported:
+    """Rows loaded and imports completed in one window."""
+
+    rows: int
+    imports: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Summary:
+    requests: int
+    qps: float
+    p50: float | None
+    p90: float | None
+    p99: float | None
+    error_rate_4xx: float
+    error_rate_5xx: float
 
 
 class RequestStats:
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        clock: Callable[[], float] = time.monotonic,
+        wall: Callable[[], float] = time.time,
+    ) -> None:
         self._clock = clock
+        self._wall = wall
         self._started = clock()
         self._ring: list[_Second | None] = [None] * HORIZON
         self._lock = threading.Lock()
@@ -80,21 +164,62 @@ class RequestStats:
             slot.server_errors += status >= 500
             slot.latency[_bucket_of(seconds)] += 1
 
-    def snapshot(self) -> StatsOut:
+    def snapshot(self, imported: Mapping[str, Imported] | None = None) -> StatsOut:
+        """The windows and the series; ``imported`` (from :func:`imported_rows`) fills the
+        windows' rows_imported and imports_completed."""
         now = self._clock()
+        offset = self._wall() - now  # monotonic to Unix time
         uptime = now - self._started
-        with self._lock:
-            seconds = [s for s in self._ring if s is not None and now - s.second < HORIZON]
-        windows = {
-            name: _summarise(
+        with self._lock:  # copies: record() keeps changing the current second
+            seconds = [s.copy() for s in self._ring if s is not None and now - s.second < HORIZON]
+        windows = {}
+        for name, length in WINDOWS.items():
+            summary = _summarise(
                 (s for s in seconds if now - s.second < length), max(1.0, min(length, uptime))
             )
-            for name, length in WINDOWS.items()
-        }
-        return StatsOut(scope="process", uptime_seconds=round(uptime, 3), windows=windows)
+            counts = imported.get(name) if imported is not None else None
+            windows[name] = WindowStats(
+                **_fields(summary),
+                rows_imported=counts.rows if counts else None,
+                imports_completed=counts.imports if counts else None,
+            )
+        return StatsOut(
+            scope="process",
+            uptime_seconds=round(uptime, 3),
+            time=round(now + offset, 3),
+            windows=windows,
+            series=StatsSeries(step_seconds=SERIES_STEP, points=self._series(seconds, now, offset)),
+        )
+
+    def _series(self, seconds: list[_Second], now: float, offset: float) -> list[SeriesPoint]:
+        by_bucket: dict[int, list[_Second]] = {}
+        for s in seconds:
+            by_bucket.setdefault(s.second // SERIES_STEP, []).append(s)
+        current = int(now) // SERIES_STEP
+        points = []
+        for bucket in range(current - SERIES_POINTS, current):
+            start = bucket * SERIES_STEP
+            covered = start + SERIES_STEP - max(start, self._started)
+            if covered <= 0:  # before the process started: no figures, not zeros
+                continue
+            summary = _summarise(by_bucket.get(bucket, ()), max(1.0, covered))
+            points.append(SeriesPoint(time=round(start + offset, 3), **_fields(summary)))
+        return points
 
 
-def _summarise(seconds: Iterable[_Second], span: float) -> WindowStats:
+def _fields(summary: _Summary) -> dict[str, float | int | None]:
+    return {
+        "requests": summary.requests,
+        "qps": summary.qps,
+        "p50": summary.p50,
+        "p90": summary.p90,
+        "p99": summary.p99,
+        "error_rate_4xx": summary.error_rate_4xx,
+        "error_rate_5xx": summary.error_rate_5xx,
+    }
+
+
+def _summarise(seconds: Iterable[_Second], span: float) -> _Summary:
     requests = client = server = 0
     latency: Counter[int] = Counter()
     for s in seconds:
@@ -103,7 +228,7 @@ def _summarise(seconds: Iterable[_Second], span: float) -> WindowStats:
         server += s.server_errors
         latency.update(s.latency)
     ordered = sorted(latency.items())
-    return WindowStats(
+    return _Summary(
         requests=requests,
         qps=round(requests / span, 3),
         p50=_percentile(ordered, requests, 0.50),
@@ -124,3 +249,37 @@ def _percentile(ordered: list[tuple[int, int]], total: int, q: float) -> float |
         if seen >= rank:
             return round(_representative(index) * 1000, 3)
     raise AssertionError("rank beyond the histogram")  # the counts add up to total
+
+
+def imported_rows(
+    sessions: sessionmaker[Session], *, now: dt.datetime | None = None
+) -> dict[str, Imported] | None:
+    """Rows loaded and imports completed per window, from the imports table (shared by every
+    process, so the figure is server-wide). One query over the imports that finished in the
+    last 15 minutes; ``None`` when the store cannot be read (the request figures still
+    answer)."""
+    now = now or utcnow()
+    recent = {
+        name: ImportRecord.finished_at > now - dt.timedelta(seconds=length)
+        for name, length in WINDOWS.items()
+    }
+    columns = []
+    for condition in recent.values():
+        columns.append(sa.func.sum(sa.case((condition, ImportRecord.rows_loaded), else_=0)))
+        columns.append(sa.func.sum(sa.case((condition, 1), else_=0)))
+    query = sa.select(*columns).where(
+        ImportRecord.state.in_(_IMPORTED_STATES),
+        recent["15m"],
+        ImportRecord.finished_at <= now,
+    )
+    try:
+        with sessions() as session:
+            row = session.execute(query).one()
+    except sa.exc.SQLAlchemyError as exc:
+        log.warning("imported rows unavailable", error=f"{type(exc).__name__}: {exc}")
+        return None
+    values = [int(value or 0) for value in row]
+    return {
+        name: Imported(rows=values[2 * i], imports=values[2 * i + 1])
+        for i, name in enumerate(recent)
+    }

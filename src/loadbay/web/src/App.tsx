@@ -8,6 +8,7 @@ import { ErrorBanner } from './components/ErrorBanner'
 import { ImportFlow } from './components/ImportFlow'
 import { History } from './components/History'
 import { ImportDetail } from './components/ImportDetail'
+import { Dashboard } from './components/Dashboard'
 import { SignIn } from './components/SignIn'
 
 function storedLocale(): string | null {
@@ -99,6 +100,9 @@ export function App() {
           >
             {t('nav.history')}
           </a>
+          <a href="#/dashboard" aria-current={route.name === 'dashboard' ? 'page' : undefined}>
+            {t('nav.dashboard')}
+          </a>
         </nav>
         <label class="language">
           <span>{t('language.label')}</span>
@@ -138,6 +142,7 @@ export function App() {
         {route.name === 'import' && <ImportFlow importId={route.id} key={route.id} />}
         {route.name === 'history' && <History />}
         {route.name === 'detail' && <ImportDetail importId={route.id} key={route.id} />}
+        {route.name === 'dashboard' && <Dashboard />}
       </main>
     </AppContext.Provider>
   )

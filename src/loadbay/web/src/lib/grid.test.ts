@@ -70,7 +70,7 @@ describe('events', () => {
 describe('routes, formats and steps', () => {
   it('round-trips routes', () => {
     const id = '0b6f6a2e-1c2d-4e5f-8a9b-0c1d2e3f4a5b'
-    for (const r of [{ name: 'new' }, { name: 'history' }, { name: 'import', id }, { name: 'detail', id }] as const) {
+    for (const r of [{ name: 'new' }, { name: 'history' }, { name: 'dashboard' }, { name: 'import', id }, { name: 'detail', id }] as const) {
       expect(parseRoute(routeHash(r))).toEqual(r)
     }
     expect(parseRoute('#/nonsense')).toEqual({ name: 'new' })

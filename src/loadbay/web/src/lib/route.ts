@@ -4,6 +4,7 @@ export type Route =
   | { name: 'import'; id: string }
   | { name: 'history' }
   | { name: 'detail'; id: string }
+  | { name: 'dashboard' }
 
 const UUID = '[0-9a-fA-F-]{36}'
 
@@ -14,6 +15,7 @@ export function parseRoute(hash: string): Route {
   match = new RegExp(`^/history/(${UUID})$`).exec(path)
   if (match) return { name: 'detail', id: match[1]!.toLowerCase() }
   if (path === '/history') return { name: 'history' }
+  if (path === '/dashboard') return { name: 'dashboard' }
   return { name: 'new' }
 }
 
@@ -27,5 +29,7 @@ export function routeHash(route: Route): string {
       return '#/history'
     case 'detail':
       return `#/history/${route.id}`
+    case 'dashboard':
+      return '#/dashboard'
   }
 }
