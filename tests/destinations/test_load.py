@@ -316,6 +316,23 @@ def test_a_bulk_load_into_an_empty_table_keeps_every_key(
     assert destination.count_rows(PEOPLE) == 5
 
 
+def test_a_unique_value_repeated_into_an_empty_table_keeps_the_keys(
+    destination: SqlDestination, target_engine: sa.Engine
+) -> None:
+    """Into an empty table the unique keys are built after the rows (PostgreSQL's direct
+    load, SQLite's move): a repeat found then fails the load, names the rows, and the
+    rolled-back table still has every key."""
+    rows = [person(1), person(2), {"id": 3, "name": "again", "email": person(1)["email"]}]
+    with pytest.raises(LoadConflict) as caught:
+        load(destination, rows)
+    assert [e.row for e in caught.value.errors] == [1, 3]
+    assert people(target_engine) == []
+    inspector = sa.inspect(target_engine)
+    unique = {tuple(u["column_names"]) for u in inspector.get_unique_constraints("people")}
+    unique |= {tuple(i["column_names"]) for i in inspector.get_indexes("people") if i["unique"]}
+    assert {("email",), ("_loadbay_import_id", "_loadbay_row")} <= unique
+
+
 def test_wrong_batch_dtype_is_refused(destination: SqlDestination, seeded: uuid.UUID) -> None:
     wrong = batch(PEOPLE, [person(3)]).with_columns(pl.col("id").cast(pl.Int32))
     with pytest.raises(ValueError, match="'id' is Int32, expected Int64"):

@@ -510,6 +510,15 @@ class ProcessDied(BaseException):
     """Stands for kill -9: nothing in the runner handles it, no clean-up is written."""
 
 
+def dies_before_completing(
+    session: Any, iid: uuid.UUID, expected: Any, new: Any, **values: Any
+) -> None:
+    """``transition``, except that the process dies instead of marking the import completed."""
+    if new == ImportState.COMPLETED:
+        raise ProcessDied
+    real_transition(session, iid, expected, new, **values)
+
+
 def test_a_commit_that_died_after_loading_is_not_loaded_twice(
     client: TestClient,
     context: AppContext,
@@ -536,13 +545,6 @@ def test_a_commit_that_died_after_loading_is_not_loaded_twice(
         j.id for j in service.jobs_of(context.sessions, subject_id=import_id) if j.kind == COMMIT
     )
 
-    def dies_before_completing(
-        session: Any, iid: uuid.UUID, expected: Any, new: Any, **v: Any
-    ) -> None:
-        if new == ImportState.COMPLETED:
-            raise ProcessDied
-        real_transition(session, iid, expected, new, **v)
-
     monkeypatch.setattr(pipeline, "transition", dies_before_completing)
     first = make_runner(import_job_kinds(context), lease=0.3, owner="first")
     claimed = first.claim(job_id)
@@ -566,6 +568,47 @@ def test_a_commit_that_died_after_loading_is_not_loaded_twice(
         counts = conn.execute(sa.text("SELECT count(*), count(DISTINCT id) FROM customers")).one()
     assert tuple(counts) == (1000, 1000)
     assert job_row(context, job_id).state == "succeeded"
+
+
+def test_an_auto_commit_that_died_after_loading_is_finished_by_its_validate_job(
+    client: TestClient,
+    context: AppContext,
+    target_engine: sa.Engine,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """An auto-commit loads in its validate job, and the import is committing before the
+    table's commit: dying between that and the import's, the job run again finds it
+    committing and finishes the commit, loading nothing twice."""
+    from loadbay.imports import pipeline
+
+    register_customers(client)
+    created = start_import(client, upload(client, customers_csv(1000)))
+    assert wait_for(client, created["id"], {"validated", "failed"})["state"] == "validated"
+    import_id = uuid.UUID(created["id"])
+    # As the validate job of an auto-commit finds it (this app's executor, which polls once
+    # an hour here, does not see it; the job function is called as a runner would).
+    with transaction(context.sessions) as session:
+        session.execute(
+            sa.update(ImportRecord)
+            .where(ImportRecord.id == import_id)
+            .values(state=ImportState.VALIDATING, options=json.dumps({"auto_commit": True}))
+        )
+    control = JobControl(threading.Event())
+    monkeypatch.setattr(pipeline, "transition", dies_before_completing)
+    with pytest.raises(ProcessDied):
+        pipeline.validate(context, import_id, control)
+    assert SqlDestination(target_engine).count_rows(CUSTOMERS_SCHEMA) == 1000
+    assert import_row(context, import_id).state == "committing"
+    monkeypatch.setattr(pipeline, "transition", real_transition)
+    with caplog.at_level(logging.INFO, logger="loadbay.destinations"):
+        pipeline.validate(context, import_id, control)
+    assert f"import {import_id} was loaded already (1000 rows)" in caplog.messages
+    record = import_row(context, import_id)
+    assert (record.state, record.rows_loaded, record.rows_valid) == ("completed", 1000, 1000)
+    assert SqlDestination(target_engine).count_rows(CUSTOMERS_SCHEMA) == 1000
+    kinds = {j.kind for j in service.jobs_of(context.sessions, subject_id=import_id)}
+    assert COMMIT not in kinds, "the validate job commits itself: no commit job was queued"
 
 
 # --- the local executor --------------------------------------------------------------------

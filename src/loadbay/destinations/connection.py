@@ -34,6 +34,10 @@ class TargetConnection(ABC):
     # Whether an insert into an empty table may go in directly with its keys suspended
     # (``suspend_keys``/``restore_keys``), which only pays where keys can be dropped.
     loads_empty_tables_directly: ClassVar[bool] = False
+    # Whether new tables get their unique keys as separate indexes (``unique_index_sql``),
+    # and a move into an empty table drops them and builds them again after the rows.
+    separate_unique_indexes: ClassVar[bool] = False
+    rebuilds_keys_in_move: ClassVar[bool] = False
 
     def __init__(self, quote: Quote) -> None:
         self.quote = quote
@@ -83,7 +87,8 @@ class TargetConnection(ABC):
 
     def suspend_keys(self, table: str) -> list[tuple[str, str]]:
         """Drop the table's key constraints for a bulk load into it while it is empty, and
-        answer what ``restore_keys`` needs (with ``loads_empty_tables_directly`` only)."""
+        answer what ``restore_keys`` needs (with ``loads_empty_tables_directly`` or
+        ``rebuilds_keys_in_move`` only)."""
         raise NotImplementedError
 
     def restore_keys(self, table: str, keys: list[tuple[str, str]]) -> None:

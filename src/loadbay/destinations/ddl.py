@@ -84,10 +84,14 @@ def column_definition(quote: Quote, types: TypeMap, schema: TableSchema, field: 
     return sql + " NOT NULL" if schema.is_required(field.name) else sql
 
 
-def create_table_sql(quote: Quote, types: TypeMap, schema: TableSchema) -> str:
+def create_table_sql(
+    quote: Quote, types: TypeMap, schema: TableSchema, *, inline_unique: bool = True
+) -> str:
+    """The table's CREATE statement; with ``inline_unique=False`` its unique keys (all but
+    the primary key) are left to ``unique_index_sql``."""
     parts = [
         column_definition(quote, types, schema, f)
-        + (" UNIQUE" if needs_unique_index(schema, f) else "")
+        + (" UNIQUE" if inline_unique and needs_unique_index(schema, f) else "")
         for f in schema.fields
     ]
     parts += [
@@ -96,10 +100,25 @@ def create_table_sql(quote: Quote, types: TypeMap, schema: TableSchema) -> str:
     ]
     if schema.primary_key:
         parts.append(f"PRIMARY KEY ({', '.join(map(quote, schema.primary_key))})")
-    # What makes a retried load unable to add a row twice.
-    parts.append(f"UNIQUE ({quote(IMPORT_ID_COLUMN)}, {quote(ROW_COLUMN)})")
+    if inline_unique:
+        # What makes a retried load unable to add a row twice.
+        parts.append(f"UNIQUE ({quote(IMPORT_ID_COLUMN)}, {quote(ROW_COLUMN)})")
     body = ",\n  ".join(parts)
     return f"CREATE TABLE IF NOT EXISTS {quote(schema.table_name)} (\n  {body}\n)"
+
+
+def unique_index_sql(quote: Quote, schema: TableSchema) -> list[str]:
+    """The unique keys ``create_table_sql(inline_unique=False)`` leaves out, as indexes of
+    their own (which, unlike SQLite's indexes of inline constraints, can be dropped and built
+    again around a bulk move)."""
+    table = schema.table_name
+    keys = [[f.name] for f in schema.fields if needs_unique_index(schema, f)]
+    keys.append([IMPORT_ID_COLUMN, ROW_COLUMN])  # a retried load cannot add a row twice
+    return [
+        f"CREATE UNIQUE INDEX {quote(unique_index_name(table, ','.join(key)))} "
+        f"ON {quote(table)} ({', '.join(map(quote, key))})"
+        for key in keys
+    ]
 
 
 def temp_columns_sql(quote: Quote, types: TypeMap, fields: Sequence[SchemaField]) -> str:

@@ -27,6 +27,7 @@ from loadbay.destinations.ddl import (
     needs_unique_index,
     plan_evolution,
     unique_index_name,
+    unique_index_sql,
 )
 from loadbay.destinations.errors import LoadConflict, TableMismatch, UpsertRequiresPrimaryKey
 from loadbay.destinations.frames import IMPORT_ID_COLUMN, ROW_COLUMN, conform
@@ -180,7 +181,13 @@ class SqlDestination:
             if already:
                 logger.info("import %s was loaded concurrently (%d rows)", import_id, already)
                 return already
+            # Into an empty table, unique indexes built once after the rows cost a fraction
+            # of keeping them up to date row by row (SQLite; PostgreSQL loads such a table
+            # directly, above).
+            rebuild = conn.rebuilds_keys_in_move and mode == "insert" and _is_empty(conn, schema)
+            keys = conn.suspend_keys(schema.table_name) if rebuild else []
             Move(conn, schema, stage).apply(mode, import_id)
+            _restore_keys(conn, schema, keys)
             conn.commit()
         logger.info(
             "loaded %d rows into %r (%s) for import %s in %.2f s",
@@ -248,7 +255,11 @@ def _ensure_table(conn: TargetConnection, schema: TableSchema) -> None:
     # Again under the lock: another process may have created or changed the table meanwhile.
     shape = conn.describe(table)
     if shape is None:
-        conn.run(create_table_sql(conn.quote, conn.types, schema))
+        inline = not conn.separate_unique_indexes
+        conn.run(create_table_sql(conn.quote, conn.types, schema, inline_unique=inline))
+        if not inline:
+            for statement in unique_index_sql(conn.quote, schema):
+                conn.run(statement)
     else:
         evolution = plan_evolution(schema, shape, conn.types)
         if evolution.mismatches:
@@ -301,21 +312,30 @@ def _load_into_empty(
             rows = conform(batch, schema.fields, required=required)
             conn.append_rows(table, rows.with_columns(pl.lit(stamp).alias(IMPORT_ID_COLUMN)))
             loaded += batch.height
-        try:
-            with conn.guard():
-                conn.restore_keys(table, keys)
-        except Exception as error:
-            # Validation finds repeated keys before any load, so this is a race or a bug;
-            # still say which rows, while they are in the (uncommitted) table.
-            if not conn.is_unique_violation(error):
-                raise
-            cause = next(iter(str(error).splitlines()), "")
-            raise LoadConflict(table, Move(conn, schema, table).repeats(), cause=cause) from error
+        _restore_keys(conn, schema, keys)
     except BaseException:
         conn.rollback()
         raise
     conn.commit()
     return loaded
+
+
+def _restore_keys(conn: TargetConnection, schema: TableSchema, keys: list[tuple[str, str]]) -> None:
+    """Build the keys ``suspend_keys`` dropped before rows went into the empty table; a
+    repeated key is reported like the staged move reports one."""
+    if not keys:
+        return
+    table = schema.table_name
+    try:
+        with conn.guard():
+            conn.restore_keys(table, keys)
+    except Exception as error:
+        # Validation finds repeated keys before any load, so this is a race or a bug; still
+        # say which rows, while they are in the (uncommitted) table.
+        if not conn.is_unique_violation(error):
+            raise
+        cause = next(iter(str(error).splitlines()), "")
+        raise LoadConflict(table, Move(conn, schema, table).repeats(), cause=cause) from error
 
 
 def _count(conn: TargetConnection, schema: TableSchema, import_id: uuid.UUID) -> int:

@@ -62,9 +62,27 @@ _UNIQUE_KEYS = """
 """
 
 
+# Unique indexes made by CREATE UNIQUE INDEX (SQLite cannot drop those of inline
+# constraints), not partial.
+_DROPPABLE_KEYS = """
+    SELECT il.name, m.sql
+    FROM pragma_index_list(?) AS il JOIN sqlite_master AS m ON m.name = il.name
+    WHERE il."unique" = 1 AND il.origin = 'c' AND il.partial = 0 AND m.type = 'index'
+    ORDER BY il.name
+"""
+# Another table's foreign key needs the parent's unique index at every statement.
+_REFERENCED = """
+    SELECT 1 FROM sqlite_master AS m, pragma_foreign_key_list(m.name) AS f
+    WHERE m.type = 'table' AND f."table" = ? COLLATE NOCASE
+    LIMIT 1
+"""
+
+
 class SqliteConnection(TargetConnection):
     placeholder = "?"
     types = SQLITE_TYPES
+    separate_unique_indexes = True
+    rebuilds_keys_in_move = True
 
     def __init__(self, driver: sqlite3.Connection, quote: Quote) -> None:
         super().__init__(quote)
@@ -121,6 +139,19 @@ class SqliteConnection(TargetConnection):
         # SQLite has one writer at a time; taking the write lock up front serialises us
         # with every other writer, whatever the key.
         self.run("BEGIN IMMEDIATE")
+
+    def suspend_keys(self, table: str) -> list[tuple[str, str]]:
+        # In the write transaction: readers keep seeing the indexes until it commits.
+        if self.fetch(_REFERENCED, [table]):
+            return []
+        keys = [(str(name), str(sql)) for name, sql in self.fetch(_DROPPABLE_KEYS, [table])]
+        for name, _ in keys:
+            self.run(f"DROP INDEX main.{self.quote(name)}")
+        return keys
+
+    def restore_keys(self, table: str, keys: list[tuple[str, str]]) -> None:
+        for _, sql in keys:  # SQLite's own text of each CREATE UNIQUE INDEX
+            self.run(sql)
 
     def guard(self) -> AbstractContextManager[Any]:
         # A failed statement undoes only itself; the transaction goes on.

@@ -18,7 +18,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import typer
@@ -187,7 +187,7 @@ def _run(
     out.print(f"Import {record.id} of {escape(file.name)} into schema {escape(record.schema_name)}")
     runner = build_runner(settings, context.sessions, import_job_kinds(context))
     failed_rows = _FailedRows(context, store, file=file, path=errors_out, out=out, err=err)
-    driver = _Driver(context, runner, record.id, err, before_commit=failed_rows.write)
+    driver = _Driver(context, runner, record.id, err)
     try:
         record = driver.drive()
     except KeyboardInterrupt:
@@ -292,10 +292,7 @@ class _Driver:
         runner: JobRunner,
         import_id: uuid.UUID,
         err: Console,
-        *,
-        before_commit: Callable[[ImportRecord], None],
     ) -> None:
-        self.before_commit = before_commit
         self.context = context
         self.runner = runner
         self.import_id = import_id
@@ -314,8 +311,6 @@ class _Driver:
                 record = self._show()
                 if ImportState(record.state) in self.stop_states:
                     return record
-                if record.state == ImportState.COMMITTING:
-                    self.before_commit(record)
                 job, active = self._claim_own()
                 if job is None:
                     # Someone else holds the job (a server's worker on the same store), or
@@ -478,9 +473,9 @@ def _report(
             f"{record.rows_invalid:,} invalid"
         )
     _print_first_errors(context, record, out)
-    # A completed import had its skipped rows written before the commit (see _FailedRows);
-    # a failed one can be read again only if its analysis got as far as detecting the format.
-    if state == ImportState.VALIDATED or (
+    # A failed import can be read again only if its analysis got as far as detecting the
+    # format.
+    if state in (ImportState.VALIDATED, ImportState.COMPLETED) or (
         state == ImportState.FAILED and record.detected is not None
     ):
         failed_rows.write(record)
@@ -545,10 +540,9 @@ def _print_first_errors(context: AppContext, record: ImportRecord, out: Console)
 
 
 class _FailedRows:
-    """Writes the invalid rows as CSV (with ``_row`` and ``_error``) once, as validation
-    judged them. Reading them again after an insert-mode commit would judge every loaded row
-    a duplicate of itself, so an import that skips rows has them written before its commit.
-    """
+    """Writes the invalid rows as CSV (with ``_row`` and ``_error``) once. They are read
+    again from the file, after a commit too: the import's own rows in the table are not
+    duplicates of its keys (``pipeline._validator`` leaves them out of the look-ups)."""
 
     def __init__(
         self,

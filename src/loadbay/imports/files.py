@@ -205,9 +205,16 @@ def request_commit(
 
 
 def begin_commit(
-    context: AppContext, session: Session, record: ImportRecord, *, mode: str, on_error: str
+    context: AppContext,
+    session: Session,
+    record: ImportRecord,
+    *,
+    mode: str,
+    on_error: str,
+    queue: bool = True,
 ) -> None:
-    """validated -> committing, with the commit job queued in the same transaction."""
+    """validated -> committing, with the commit job queued in the same transaction (unless
+    the caller, the validate job loading as it validates, commits itself)."""
     transition(
         session,
         record.id,
@@ -220,7 +227,8 @@ def begin_commit(
         rows_per_second=None,
         eta_seconds=None,
     )
-    context.enqueue(session, kind=COMMIT, subject_id=record.id)
+    if queue:
+        context.enqueue(session, kind=COMMIT, subject_id=record.id)
 
 
 def cancel(context: AppContext, *, import_id: uuid.UUID) -> ImportRecord:

@@ -43,6 +43,8 @@ from loadbay.imports.files import (
     options_of,
 )
 from loadbay.imports.models import ImportError_, ImportPatch, ImportRecord, ImportRow
+from loadbay.imports.options import ImportOptions
+from loadbay.imports.prefetch import prefetch
 from loadbay.imports.progress import ProgressMeter
 from loadbay.imports.service import (
     fail_import,
@@ -67,7 +69,14 @@ from loadbay.spreadsheet import csv_lines
 from loadbay.uploads import service as uploads
 from loadbay.uploads.errors import UploadGone, UploadNotFound, UploadNotReady
 from loadbay.uploads.store import UploadStore
-from loadbay.validation import CellError, ErrorBudget, RawBatch, Validator, compile_schema
+from loadbay.validation import (
+    BatchResult,
+    CellError,
+    ErrorBudget,
+    RawBatch,
+    Validator,
+    compile_schema,
+)
 from loadbay.validation import kinds as kind_codes
 
 logger = logging.getLogger("loadbay.imports")
@@ -168,8 +177,19 @@ def _rows_estimate(path: Path, detected: Detected, first: SourceBatch) -> int | 
 
 def validate(context: AppContext, import_id: uuid.UUID, control: JobControl) -> None:
     """Stream the whole file through the validator; store errors and invalid rows (capped),
-    keep exact counts, honour the error budget; then auto-commit if asked."""
+    keep exact counts, honour the error budget; then auto-commit if asked.
+
+    An auto-commit into a table (no HTTP destination) loads in the same pass: the rows go
+    to the destination as they are validated, and the load commits only once the whole file
+    has validated within what the import allows (every row valid with ``on_error=abort``,
+    the budget in any case); otherwise the load rolls back and the import ends as a
+    validation alone would. The import moves to committing before the load commits, so a
+    job run again after a crash there finds it committing and finishes the commit."""
     record = files.get(context, import_id=import_id)
+    options = options_of(record)
+    if record.state == ImportState.COMMITTING and _loads_while_validating(context, record):
+        commit(context, import_id, control)
+        return
     if record.state != ImportState.VALIDATING:
         return
     state = ImportState.VALIDATING
@@ -194,35 +214,22 @@ def validate(context: AppContext, import_id: uuid.UUID, control: JobControl) -> 
         )
         patches = _patches(session, import_id)
     schema = info.schema
-    options = options_of(record)
     budget = ErrorBudget(options.max_errors, options.max_error_ratio)
     if budget.max_errors is None and budget.max_error_ratio is None:
         budget = ErrorBudget(settings.max_errors, settings.max_error_ratio)
-    validator = _validator(context, record, schema, budget)
-    meter = _meter(context, record)
+    single_pass = _loads_while_validating(context, record)
+    destination = _destination(context)
+    lookups = not single_pass or not destination.is_empty(schema)
+    validator = _validator(context, record, schema, budget, lookups=lookups)
     keeper = _RowKeeper(settings.max_stored_errors)
-    offset: int | None = None
+    run = _ValidationRun(context, record, validator, keeper, control)
+    batches = run.batches(schema, patches)
+    loaded: int | None = None
     try:
-        for raw, pre_errors, offset in _mapped_batches(context, record, schema, patches):
-            control.check()
-            result = validator.validate(raw, pre_errors=pre_errors)
-            kept = keeper.take(raw, result.errors)
-            if kept or meter.due():
-                with transaction(context.sessions) as session:
-                    if _cancel_requested(session, import_id):
-                        raise ImportCancelled
-                    keeper.store(session, import_id, kept)
-                    update(
-                        session,
-                        import_id,
-                        state,
-                        **_counts(validator, keeper),
-                        **meter.values(rows=validator.rows_seen, offset=offset),
-                    )
-            if result.budget_exceeded:
-                break
-        else:
-            validator.finish()
+        if single_pass:
+            loaded = _load_while_validating(run, destination, schema, batches, options)
+        for _ in batches:  # the rest, when the load stopped early (or there was none)
+            pass
     except ImportCancelled:
         _cancel(context, import_id, state)
         return
@@ -232,16 +239,133 @@ def validate(context: AppContext, import_id: uuid.UUID, control: JobControl) -> 
     except (TableMismatch, UnstorableValue) as exc:  # the key look-up in the target table
         fail_import(context, import_id, state, exc.slug, exc.detail, errors=exc.errors)
         return
-    final = _counts(validator, keeper) | {
-        "progress": 1.0,
-        "eta_seconds": 0.0,
-        "rows_estimate": validator.rows_seen,
-        "bytes_processed": record.bytes_total,
-    }
+    except LoadConflict as exc:  # found as the load commits: the import is committing
+        committing = ImportState.COMMITTING
+        fail_import(context, import_id, committing, exc.slug, exc.detail, errors=exc.errors)
+        return
+    if loaded is not None:
+        _complete(context, record, validator, loaded)
+        return
     with transaction(context.sessions) as session:
+        if run.end(session) is not ImportState.VALIDATED:
+            return
+        fresh = get_import(session, import_id=import_id)
+        if options.auto_commit and (validator.rows_invalid == 0 or options.on_error == "skip"):
+            begin_commit(context, session, fresh, mode=options.mode, on_error=options.on_error)
+
+
+class _StopLoading(Exception):
+    """The validation found what the load may not go on with: roll it back."""
+
+
+def _loads_while_validating(context: AppContext, record: ImportRecord) -> bool:
+    """Whether the validate job loads the rows too: an auto-commit into a table alone (an
+    HTTP destination is fed after the table load, by the commit job)."""
+    if not options_of(record).auto_commit:
+        return False
+    with context.sessions() as session:
+        schema = schema_of(session, record).schema
+    return schema.writes_table and schema.x_loadbay.destination is None
+
+
+def _load_while_validating(
+    run: _ValidationRun,
+    destination: SqlDestination,
+    schema: TableSchema,
+    batches: Iterator[BatchResult],
+    options: ImportOptions,
+) -> int | None:
+    """Load the valid rows of ``batches`` as they come; the number loaded, or None when the
+    load was given up (rolled back), leaving the rest of ``batches`` to read."""
+    validator = run.validator
+    abort = options.on_error == "abort"
+    ended = False
+
+    def valid_rows() -> Iterator[pl.DataFrame]:
+        nonlocal ended
+        for result in batches:
+            if validator.budget_exceeded or (abort and validator.rows_invalid):
+                raise _StopLoading
+            yield result.valid
+        if validator.budget_exceeded:
+            raise _StopLoading
+        # Every row validated: committing from here, before the load commits.
+        with transaction(run.context.sessions) as session:
+            if _cancel_requested(session, run.record.id):
+                raise ImportCancelled
+            run.end(session)  # validated: the budget held
+            fresh = get_import(session, import_id=run.record.id)
+            mode, on_error = options.mode, options.on_error
+            begin_commit(run.context, session, fresh, mode=mode, on_error=on_error, queue=False)
+        ended = True
+
+    try:
+        # Closed on the way out, whatever happens: the producer thread has stopped before
+        # the import's end is written.
+        with contextlib.closing(prefetch(valid_rows())) as rows:
+            loaded = destination.load(schema, rows, import_id=run.record.id, mode=options.mode)
+    except _StopLoading:
+        return None
+    return loaded if ended else None
+
+
+class _ValidationRun:
+    """One pass of the validate job: batches validated, errors kept, progress written."""
+
+    def __init__(
+        self,
+        context: AppContext,
+        record: ImportRecord,
+        validator: Validator,
+        keeper: _RowKeeper,
+        control: JobControl,
+    ) -> None:
+        self.context = context
+        self.record = record
+        self.validator = validator
+        self.keeper = keeper
+        self.control = control
+        self.meter = _meter(context, record)
+
+    def batches(self, schema: TableSchema, patches: Patches) -> Iterator[BatchResult]:
+        """Each batch validated, its invalid rows stored (within the cap), progress written;
+        up to the end of the file or the batch that exceeded the budget."""
+        context, import_id, state = self.context, self.record.id, ImportState.VALIDATING
+        validator, keeper = self.validator, self.keeper
+        for raw, pre_errors, offset in _mapped_batches(context, self.record, schema, patches):
+            self.control.check()
+            result = validator.validate(raw, pre_errors=pre_errors)
+            kept = keeper.take(raw, result.errors)
+            if kept or self.meter.due():
+                with transaction(context.sessions) as session:
+                    if _cancel_requested(session, import_id):
+                        raise ImportCancelled
+                    keeper.store(session, import_id, kept)
+                    update(
+                        session,
+                        import_id,
+                        state,
+                        **_counts(validator, keeper),
+                        **self.meter.values(rows=validator.rows_seen, offset=offset),
+                    )
+            yield result
+            if result.budget_exceeded:
+                return
+        validator.finish()
+
+    def end(self, session: Session) -> ImportState:
+        """The validation's end state, written: validated, failed (the error budget) or
+        cancelled."""
+        validator, import_id, state = self.validator, self.record.id, ImportState.VALIDATING
+        final = _counts(validator, self.keeper) | {
+            "progress": 1.0,
+            "eta_seconds": 0.0,
+            "rows_estimate": validator.rows_seen,
+            "bytes_processed": self.record.bytes_total,
+        }
         if _cancel_requested(session, import_id):
             transition(session, import_id, state, ImportState.CANCELLED)
-            return
+            return ImportState.CANCELLED
         if validator.budget_exceeded:
             detail = (
                 f"validation stopped after {validator.errors_total} error(s) in "
@@ -249,11 +373,9 @@ def validate(context: AppContext, import_id: uuid.UUID, control: JobControl) -> 
             )
             final["failure"] = failure_json("error-budget-exceeded", detail)
             transition(session, import_id, state, ImportState.FAILED, **final)
-            return
+            return ImportState.FAILED
         transition(session, import_id, state, ImportState.VALIDATED, **final)
-        fresh = get_import(session, import_id=import_id)
-        if options.auto_commit and (validator.rows_invalid == 0 or options.on_error == "skip"):
-            begin_commit(context, session, fresh, mode=options.mode, on_error=options.on_error)
+        return ImportState.VALIDATED
 
 
 def _counts(validator: Validator, keeper: _RowKeeper) -> dict[str, Any]:
@@ -350,9 +472,7 @@ def commit(context: AppContext, import_id: uuid.UUID, control: JobControl) -> No
     # Into a table that is empty now, keys need no look-up: the load fills it directly,
     # holding it locked (a look-up from another connection would wait on that lock), and
     # if another import fills it first the load stages and reports any clash itself.
-    destination = SqlDestination(
-        context.target_engine, bulk_load_empty=context.settings.bulk_load_empty_tables
-    )
+    destination = _destination(context)
     validator = _validator(
         context,
         record,
@@ -388,12 +508,13 @@ def commit(context: AppContext, import_id: uuid.UUID, control: JobControl) -> No
     try:
         loaded = 0
         if schema.writes_table:
-            loaded = destination.load(
-                schema,
-                valid_batches(validator),
-                import_id=import_id,
-                mode=record.mode,  # type: ignore[arg-type]  # checked when the commit was asked
-            )
+            with contextlib.closing(prefetch(valid_batches(validator))) as rows:
+                loaded = destination.load(
+                    schema,
+                    rows,
+                    import_id=import_id,
+                    mode=record.mode,  # type: ignore[arg-type]  # checked at commit request
+                )
         if schema.x_loadbay.destination is not None:
             if schema.writes_table:
                 # A second pass over the file: the first validator has seen every key once.
@@ -426,17 +547,30 @@ def commit(context: AppContext, import_id: uuid.UUID, control: JobControl) -> No
     except (LoadConflict, TableMismatch, UnstorableValue) as exc:
         fail_import(context, import_id, state, exc.slug, exc.detail, errors=exc.errors)
         return
+    _complete(context, record, validator, loaded, rejected)
+
+
+def _complete(
+    context: AppContext,
+    record: ImportRecord,
+    validator: Validator,
+    loaded: int,
+    rejected: int = 0,
+) -> None:
+    """committing -> completed, with the counts of the pass that loaded the rows."""
     values: dict[str, Any] = {
         "rows_loaded": loaded,
         "progress": 1.0,
         "eta_seconds": 0.0,
         "bytes_processed": record.bytes_total,
     }
+    invalid = record.rows_invalid
     if validator.rows_seen:  # zero when the rows were loaded by an earlier attempt
         # The exact count replaces the estimate the progress writes made from byte offsets.
+        invalid = validator.rows_invalid
         values |= {
             "rows_valid": validator.rows_valid,
-            "rows_invalid": validator.rows_invalid,
+            "rows_invalid": invalid,
             "rows_estimate": validator.rows_seen,
         }
     if rejected:
@@ -444,8 +578,8 @@ def commit(context: AppContext, import_id: uuid.UUID, control: JobControl) -> No
         values["rows_valid"] = values.get("rows_valid", record.rows_valid) - rejected
         values["rows_invalid"] = values.get("rows_invalid", record.rows_invalid) + rejected
     with transaction(context.sessions) as session:
-        transition(session, import_id, state, ImportState.COMPLETED, **values)
-    count_imported_rows(loaded=loaded, invalid=record.rows_invalid)
+        transition(session, record.id, ImportState.COMMITTING, ImportState.COMPLETED, **values)
+    count_imported_rows(loaded=loaded, invalid=invalid)
 
 
 def _detail(error: CellError) -> ErrorDetail:
@@ -519,14 +653,18 @@ def _validator(
         # In insert mode a key already in the target table is a row error, found now rather
         # than as a failed load at the end; the import's own rows (read again after its
         # commit, for the failed-rows CSV) are not others' keys.
-        destination = SqlDestination(
-            context.target_engine, bulk_load_empty=context.settings.bulk_load_empty_tables
-        )
+        destination = _destination(context)
 
         def existing(keys: pl.DataFrame) -> pl.Series:
             return destination.existing_keys(schema, keys, excluding=record.id)
 
     return Validator(compile_schema(schema), budget=budget, existing_keys=existing)
+
+
+def _destination(context: AppContext) -> SqlDestination:
+    return SqlDestination(
+        context.target_engine, bulk_load_empty=context.settings.bulk_load_empty_tables
+    )
 
 
 def _meter(context: AppContext, record: ImportRecord) -> ProgressMeter:
