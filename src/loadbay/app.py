@@ -14,6 +14,7 @@ from loadbay import __version__
 from loadbay.api_errors import install_error_handlers, install_problem_openapi
 from loadbay.context import AppContext
 from loadbay.db import transaction
+from loadbay.gc_tuning import freeze_startup_objects
 from loadbay.imports.router import router as imports_router
 from loadbay.job_kinds import all_job_kinds
 from loadbay.jobs.executor import build_executor
@@ -64,6 +65,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         executor.start()
         sweeper = asyncio.create_task(sweep_periodically(context, store), name="upload-sweep")
+        # Last: everything start-up made is built; keep full collections from walking it.
+        freeze_startup_objects()
         try:
             yield
         finally:

@@ -8,6 +8,7 @@ explicitly, so a user value can never start a forged line.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import sys
@@ -28,11 +29,18 @@ _KEY_MATERIAL = re.compile(r"lbk_[A-Za-z0-9_-]{8,}")
 _ECS_NAMES = {"event": "message", "level": "log.level", "logger": "log.logger"}
 
 
+@functools.lru_cache(maxsize=4096)
+def _is_secret_name(key: str) -> bool:
+    # Field names are few and repeat on every line: decided once each, not by a regex search
+    # per field per line (the access line alone has a dozen fields).
+    return key != "event" and _SECRET_NAMES.search(key) is not None
+
+
 def redact_secrets(_logger: WrappedLogger, _name: str, event: EventDict) -> EventDict:
     for key, value in list(event.items()):
-        if _SECRET_NAMES.search(key) and key != "event":
+        if _is_secret_name(key):
             event[key] = REDACTED
-        elif isinstance(value, str):
+        elif isinstance(value, str) and "lbk_" in value:  # the substitution's own prefix
             event[key] = _KEY_MATERIAL.sub("lbk_" + REDACTED, value)
     return event
 
