@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -12,7 +14,7 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
 from loadbay.context import AppContext
-from loadbay.db import MIGRATIONS_DIR, Base, UTCDateTime, create_engine, normalise_url
+from loadbay.db import MIGRATIONS_DIR, Base, UTCDateTime, create_engine, migrate, normalise_url
 from loadbay.models import load_all
 
 
@@ -29,6 +31,40 @@ def test_migrate_twice_is_a_no_op(context: AppContext) -> None:
     with context.engine.connect() as conn:
         current = conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalars().all()
     assert current == [script.get_current_head()]
+
+
+# What each worker of ``uvicorn --workers N`` does at start: wait for the others, migrate.
+_MIGRATE_AT_ONCE = """
+import sys, time
+from loadbay.db import create_engine, migrate
+start = float(sys.argv[2])
+time.sleep(max(0.0, start - time.time()))
+migrate(create_engine("sqlite:///" + sys.argv[1]))
+"""
+
+
+def test_processes_migrating_a_new_sqlite_store_at_once_all_succeed(tmp_path: Path) -> None:
+    import time
+
+    for attempt in range(2):
+        database = tmp_path / f"store-{attempt}.sqlite"
+        start = str(time.time() + 1.5)  # after every interpreter has imported loadbay
+        workers = [
+            subprocess.Popen(
+                [sys.executable, "-c", _MIGRATE_AT_ONCE, str(database), start],
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(4)
+        ]
+        failures = [w.communicate(timeout=60)[1] for w in workers if w.wait(timeout=60) != 0]
+        assert failures == [], failures[0][-2000:]
+        engine = create_engine(f"sqlite:///{database}")
+        migrate(engine)  # at the head already: nothing to do
+        with engine.connect() as conn:
+            versions = conn.execute(sa.text("SELECT version_num FROM alembic_version")).all()
+        engine.dispose()
+        assert [v[0] for v in versions] == [ScriptDirectory(str(MIGRATIONS_DIR)).get_current_head()]
 
 
 def test_sqlite_runs_in_wal_mode(tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ migrations in ``loadbay/migrations`` are applied at start by ``migrate``.
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -80,11 +81,25 @@ def create_engine(url: str) -> Engine:
     return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
 
 
+@contextmanager
+def _sqlite_migration_lock(engine: Engine) -> Iterator[None]:
+    """Held across a migration of a SQLite store by every process of this machine (the only
+    ones that can share the file): ``uvicorn --workers N`` starting on a new store would
+    otherwise have them all create the same tables, and all but one fail."""
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or not database or database == ":memory:":
+        yield
+        return
+    with open(f"{database}.migrate-lock", "a+b") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)  # released when the file is closed
+        yield
+
+
 def migrate(engine: Engine) -> None:
     """Bring the metadata store to the newest migration."""
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
-    with engine.begin() as connection:
+    with _sqlite_migration_lock(engine), engine.begin() as connection:
         if connection.dialect.name == "postgresql":
             # Servers and workers starting together on an empty store would otherwise race
             # to create the same tables; the lock ends with this transaction.
