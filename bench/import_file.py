@@ -8,11 +8,11 @@ name (with commas and quotes, so quoted), age, ISO date, decimal balance, countr
 boolean; every row is valid, so every contender loads every row. loadbay runs its real
 service and job functions in a child process: the file goes in through
 ``uploads.service.receive_file`` (before the clock), then ``files.create_file_import`` and the
-jobs (``pipeline.analyse``, then ``validate``, which with ``auto_commit`` loads the rows as it
-validates them, in one pass) run in turn with all rules of the schema on (id integer primary key; email format email, required,
-unique; name required, maxLength; age min/max; date; number; enum; boolean). The child
-reports its wall time, per job, and its peak RSS (``ru_maxrss``), so nothing of this parent
-is counted.
+jobs (``pipeline.analyse``, then ``validate``, which with ``auto_commit`` loads the rows as
+it validates them, in one pass) run in turn with all rules of the schema on (id integer
+primary key; email format email, required, unique; name required, maxLength; age min/max;
+date; number; enum; boolean). The child reports its wall time, per job, and its peak RSS
+(``ru_maxrss``), so nothing of this parent is counted.
 
 Anchors, timed in the same run:
 - ``psql \\copy`` of the file into a fresh typed table with a primary key (PostgreSQL);

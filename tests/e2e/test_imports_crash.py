@@ -1,10 +1,12 @@
-"""kill -9 a real server while it validates or commits a 200,000-row import, start it again.
+"""kill -9 a real server while it commits a 200,000-row import, start it again.
 
-The local executor's jobs live in the store: the restarted process finds the killed job once
-its lease (2 s here) lapses, runs it again, and the import ends completed with every row
-exactly once, wherever the kill landed (mostly while rows are staged, sometimes in the
-move into the table; the narrow window between the table's commit and the import's is
-covered deterministically in tests/jobs/test_local.py). The kill moments come from a seeded
+Two ways to commit: the commit job of an import committed on request, and an auto-commit,
+whose validate job loads the rows as it validates them. The local executor's jobs live in
+the store: the restarted process finds the killed job once its lease (2 s here) lapses, runs
+it again, and the import ends completed with every row exactly once, wherever the kill
+landed (mostly while rows are staged, sometimes in the move into the table; the narrow
+window between the table's commit and the import's is covered deterministically in
+tests/jobs/test_local.py, for both jobs). The kill moments come from a seeded
 random: the seed and the delays are printed and in every assertion message;
 ``LOADBAY_TEST_CRASH_SEED`` replays them. Also: a cancel during a running commit leaves the
 table as it was.

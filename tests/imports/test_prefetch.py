@@ -86,9 +86,12 @@ def test_an_error_of_the_consumer_stops_the_producer() -> None:
             seen = i
             yield i
 
-    with pytest.raises(Boom):
+    def consume() -> None:
         for item in prefetch(source(), depth=1):
             if item == 3:
                 raise Boom
+
+    with pytest.raises(Boom):
+        consume()
     assert producer_threads() == []
     assert seen < 10  # it stopped a step or two ahead, not at the end
