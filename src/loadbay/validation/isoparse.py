@@ -34,10 +34,10 @@ def isoparse(text: str) -> datetime:
 
 
 def _digits(text: str, pos: int, count: int) -> int:
-    digits = text[pos : pos + count]
-    if len(digits) != count or not digits.isdigit():
-        raise ValueError(f"expected {count} digits, got {digits!r}")
-    return int(digits)
+    """The number in ``text[pos:pos + count]`` read as dateutil reads every one: ``int()``
+    of the slice, so a shorter slice at the end of the text counts (``2024W1`` is week 1) and
+    so do the spaces, sign and underscores ``int`` allows (``2024-W 1``)."""
+    return int(text[pos : pos + count])
 
 
 def _parse_date(text: str) -> tuple[list[int], int]:
@@ -168,13 +168,9 @@ def _parse_offset(text: str) -> tzinfo:
     else:
         raise ValueError("time zone offset requires sign")
     hours = _digits(text, 1, 2)
-    if len(text) == 3:
-        minutes = 0
-    else:
-        pos = 4 if text[3:4] == _TIME_SEP else 3
-        if len(text) != pos + 2:
-            raise ValueError("invalid minutes in time zone offset")
-        minutes = _digits(text, pos, 2)
+    # The rest of the offset, whatever its length (``+01:5`` is 5 minutes), as dateutil.
+    rest = text[4 if text[3:4] == _TIME_SEP else 3 :]
+    minutes = int(rest) if len(text) > 3 else 0
     if hours == 0 and minutes == 0:
         return UTC
     if minutes > 59:
