@@ -75,14 +75,19 @@ class _Second:
         )
 
 
-class WindowStats(BaseModel):
+class RequestFigures(BaseModel):
+    """The request figures of a window, or of one bucket of the series."""
+
     requests: int = Field(description="Requests finished in the window.")
     qps: float = Field(description="Requests per second over the window (or the uptime).")
-    p50: float | None = Field(description="Median latency in milliseconds.")
+    p50: float | None = Field(description="Median latency in milliseconds; null: no requests.")
     p90: float | None = Field(description="90th percentile latency in milliseconds.")
     p99: float | None = Field(description="99th percentile latency in milliseconds.")
     error_rate_4xx: float = Field(description="Share of responses with a 4xx status.")
     error_rate_5xx: float = Field(description="Share of responses with a 5xx status.")
+
+
+class WindowStats(RequestFigures):
     rows_imported: int | None = Field(
         default=None,
         description="Rows loaded into their targets by imports that completed in the window, "
@@ -95,15 +100,10 @@ class WindowStats(BaseModel):
     )
 
 
-class SeriesPoint(BaseModel):
+class SeriesPoint(RequestFigures):
+    """One bucket: its figures are those of the bucket's seconds."""
+
     time: float = Field(description="Start of the bucket, Unix time in seconds.")
-    requests: int = Field(description="Requests finished in the bucket.")
-    qps: float = Field(description="Requests per second over the bucket.")
-    p50: float | None = Field(description="Median latency in milliseconds; null: no requests.")
-    p90: float | None = Field(description="90th percentile latency in milliseconds.")
-    p99: float | None = Field(description="99th percentile latency in milliseconds.")
-    error_rate_4xx: float = Field(description="Share of responses with a 4xx status.")
-    error_rate_5xx: float = Field(description="Share of responses with a 5xx status.")
 
 
 class StatsSeries(BaseModel):

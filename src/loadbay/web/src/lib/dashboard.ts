@@ -7,7 +7,8 @@ export type WindowName = (typeof WINDOWS)[number]
 /** The span the charts show, in seconds (the server keeps 15 minutes). */
 export const CHART_SPAN = 900
 
-export interface WindowStats {
+/** The request figures of a window, or of one bucket of the series. */
+export interface RequestFigures {
   requests: number
   qps: number
   p50: number | null
@@ -15,20 +16,16 @@ export interface WindowStats {
   p99: number | null
   error_rate_4xx: number
   error_rate_5xx: number
+}
+
+export interface WindowStats extends RequestFigures {
   /** Server-wide; null when the server could not read its store (or an older server). */
   rows_imported?: number | null
   imports_completed?: number | null
 }
 
-export interface SeriesPoint {
+export interface SeriesPoint extends RequestFigures {
   time: number
-  requests: number
-  qps: number
-  p50: number | null
-  p90: number | null
-  p99: number | null
-  error_rate_4xx: number
-  error_rate_5xx: number
 }
 
 export interface StatsOut {
