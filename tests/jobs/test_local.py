@@ -611,6 +611,31 @@ def test_an_auto_commit_that_died_after_loading_is_finished_by_its_validate_job(
     assert COMMIT not in kinds, "the validate job commits itself: no commit job was queued"
 
 
+def test_a_validate_job_run_again_leaves_a_requested_commit_to_its_commit_job(
+    client: TestClient, context: AppContext, target_engine: sa.Engine
+) -> None:
+    """An auto-commit that rested validated (invalid rows) and was then committed on request
+    is committing with a commit job of its own: its validate job, run again late, must not
+    load it too."""
+    from loadbay.imports import pipeline
+
+    register_customers(client)
+    created = start_import(client, upload(client, customers_csv(100)))
+    assert wait_for(client, created["id"], {"validated", "failed"})["state"] == "validated"
+    import_id = uuid.UUID(created["id"])
+    with transaction(context.sessions) as session:
+        session.execute(
+            sa.update(ImportRecord)
+            .where(ImportRecord.id == import_id)
+            .values(options=json.dumps({"auto_commit": True}))
+        )
+        record = session.get_one(ImportRecord, import_id)
+        begin_commit(context, session, record, mode="insert", on_error="abort")
+    pipeline.validate(context, import_id, JobControl(threading.Event()))
+    assert import_row(context, import_id).state == "committing"
+    assert SqlDestination(target_engine).count_rows(CUSTOMERS_SCHEMA) == 0
+
+
 # --- the local executor --------------------------------------------------------------------
 
 

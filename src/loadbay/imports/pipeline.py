@@ -36,6 +36,7 @@ from loadbay.imports import files
 from loadbay.imports.delivery import deliver, delivery_note
 from loadbay.imports.errors import StateConflict
 from loadbay.imports.files import (
+    COMMIT,
     VALIDATE,
     begin_commit,
     columns_of,
@@ -57,6 +58,7 @@ from loadbay.imports.service import (
 )
 from loadbay.imports.states import ImportState
 from loadbay.jobs.runner import JobControl
+from loadbay.jobs.service import jobs_of
 from loadbay.observability.metrics import count_imported_rows
 from loadbay.schemas.mapping import (
     is_confident,
@@ -187,7 +189,7 @@ def validate(context: AppContext, import_id: uuid.UUID, control: JobControl) -> 
     job run again after a crash there finds it committing and finishes the commit."""
     record = files.get(context, import_id=import_id)
     options = options_of(record)
-    if record.state == ImportState.COMMITTING and _loads_while_validating(context, record):
+    if record.state == ImportState.COMMITTING and _committing_by_itself(context, record):
         commit(context, import_id, control)
         return
     if record.state != ImportState.VALIDATING:
@@ -266,6 +268,14 @@ def _loads_while_validating(context: AppContext, record: ImportRecord) -> bool:
     with context.sessions() as session:
         schema = schema_of(session, record).schema
     return schema.writes_table and schema.x_loadbay.destination is None
+
+
+def _committing_by_itself(context: AppContext, record: ImportRecord) -> bool:
+    """Whether a committing import was moved there by its own validate job (which must then
+    finish the commit), rather than by a commit request, whose commit job does."""
+    if not _loads_while_validating(context, record):
+        return False
+    return all(job.kind != COMMIT for job in jobs_of(context.sessions, subject_id=record.id))
 
 
 def _load_while_validating(
