@@ -8,7 +8,7 @@ from importlib.metadata import version
 # A commit validates in one thread while another writes (imports/prefetch.py), and with
 # jemalloc's default of 4 arenas per CPU the memory one thread frees is seldom reused by the
 # other: peak RSS for a 3M-row file was 713 MB, against 529 MB with the two steps in one
-# thread. Two arenas give 533 MB at no cost in speed (docs/benchmarks.md, "Memory"). A value
+# thread. Two arenas give 533 MB at no cost in speed (docs/benchmarks.md, "File import"). A value
 # set by the operator wins.
 os.environ.setdefault("_RJEM_MALLOC_CONF", "narenas:2")
 

@@ -570,6 +570,22 @@ def test_a_commit_that_died_after_loading_is_not_loaded_twice(
     assert job_row(context, job_id).state == "succeeded"
 
 
+def validated_auto_commit(client: TestClient, context: AppContext, rows: int) -> uuid.UUID:
+    """A validated import of ``rows`` customers, made an auto-commit afterwards (so that no
+    job of the app's executor took it further)."""
+    register_customers(client)
+    created = start_import(client, upload(client, customers_csv(rows)))
+    assert wait_for(client, created["id"], {"validated", "failed"})["state"] == "validated"
+    import_id = uuid.UUID(created["id"])
+    with transaction(context.sessions) as session:
+        session.execute(
+            sa.update(ImportRecord)
+            .where(ImportRecord.id == import_id)
+            .values(options=json.dumps({"auto_commit": True}))
+        )
+    return import_id
+
+
 def test_an_auto_commit_that_died_after_loading_is_finished_by_its_validate_job(
     client: TestClient,
     context: AppContext,
@@ -582,17 +598,14 @@ def test_an_auto_commit_that_died_after_loading_is_finished_by_its_validate_job(
     committing and finishes the commit, loading nothing twice."""
     from loadbay.imports import pipeline
 
-    register_customers(client)
-    created = start_import(client, upload(client, customers_csv(1000)))
-    assert wait_for(client, created["id"], {"validated", "failed"})["state"] == "validated"
-    import_id = uuid.UUID(created["id"])
+    import_id = validated_auto_commit(client, context, 1000)
     # As the validate job of an auto-commit finds it (this app's executor, which polls once
     # an hour here, does not see it; the job function is called as a runner would).
     with transaction(context.sessions) as session:
         session.execute(
             sa.update(ImportRecord)
             .where(ImportRecord.id == import_id)
-            .values(state=ImportState.VALIDATING, options=json.dumps({"auto_commit": True}))
+            .values(state=ImportState.VALIDATING)
         )
     control = JobControl(threading.Event())
     monkeypatch.setattr(pipeline, "transition", dies_before_completing)
@@ -619,16 +632,8 @@ def test_a_validate_job_run_again_leaves_a_requested_commit_to_its_commit_job(
     load it too."""
     from loadbay.imports import pipeline
 
-    register_customers(client)
-    created = start_import(client, upload(client, customers_csv(100)))
-    assert wait_for(client, created["id"], {"validated", "failed"})["state"] == "validated"
-    import_id = uuid.UUID(created["id"])
+    import_id = validated_auto_commit(client, context, 100)
     with transaction(context.sessions) as session:
-        session.execute(
-            sa.update(ImportRecord)
-            .where(ImportRecord.id == import_id)
-            .values(options=json.dumps({"auto_commit": True}))
-        )
         record = session.get_one(ImportRecord, import_id)
         begin_commit(context, session, record, mode="insert", on_error="abort")
     pipeline.validate(context, import_id, JobControl(threading.Event()))

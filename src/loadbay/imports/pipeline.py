@@ -219,7 +219,7 @@ def validate(context: AppContext, import_id: uuid.UUID, control: JobControl) -> 
     budget = ErrorBudget(options.max_errors, options.max_error_ratio)
     if budget.max_errors is None and budget.max_error_ratio is None:
         budget = ErrorBudget(settings.max_errors, settings.max_error_ratio)
-    single_pass = _loads_while_validating(context, record)
+    single_pass = _loads_while_validating(options, schema)
     destination = _destination(context)
     lookups = not single_pass or not destination.is_empty(schema)
     validator = _validator(context, record, schema, budget, lookups=lookups)
@@ -260,21 +260,15 @@ class _StopLoading(Exception):
     """The validation found what the load may not go on with: roll it back."""
 
 
-def _loads_while_validating(context: AppContext, record: ImportRecord) -> bool:
+def _loads_while_validating(options: ImportOptions, schema: TableSchema) -> bool:
     """Whether the validate job loads the rows too: an auto-commit into a table alone (an
     HTTP destination is fed after the table load, by the commit job)."""
-    if not options_of(record).auto_commit:
-        return False
-    with context.sessions() as session:
-        schema = schema_of(session, record).schema
-    return schema.writes_table and schema.x_loadbay.destination is None
+    return options.auto_commit and schema.writes_table and schema.x_loadbay.destination is None
 
 
 def _committing_by_itself(context: AppContext, record: ImportRecord) -> bool:
     """Whether a committing import was moved there by its own validate job (which must then
-    finish the commit), rather than by a commit request, whose commit job does."""
-    if not _loads_while_validating(context, record):
-        return False
+    finish the commit): a commit request queues a commit job, which does it."""
     return all(job.kind != COMMIT for job in jobs_of(context.sessions, subject_id=record.id))
 
 
