@@ -45,7 +45,8 @@ FINAL = {"completed", "failed", "cancelled"}
 COMMIT_KILL_WINDOW = 1.8
 # An auto-commit's validate job loads as it validates, which takes 1 s or more here.
 VALIDATE_KILL_WINDOW = 0.6
-# The bulk path (an empty PostgreSQL table) commits the same rows in about 0.5 s.
+# The bulk path (an empty PostgreSQL table) commits the same rows in about 0.5 s, and an
+# auto-commit's one pass into it takes about as long.
 BULK_KILL_WINDOW = 0.3
 
 
@@ -329,13 +330,15 @@ def test_kill_9_while_an_auto_commit_validates_and_loads(
     import_id = start_import(server, upload(server, customers_file), schema.name)
     reached = wait_for(server, import_id, {"validating", "committing"} | FINAL)
     assert reached["state"] == "validating", f"seed {seed}: {reached}"
-    delay = moments.random.uniform(0, VALIDATE_KILL_WINDOW)
+    bulk = not seeded and stack.backend == "postgres"
+    delay = moments.random.uniform(0, BULK_KILL_WINDOW if bulk else VALIDATE_KILL_WINDOW)
     time.sleep(delay)
     killed = kill_and_restart(stack, import_id)
     note = f"seed {seed}: killed {delay:.3f} s into validating (left {killed})"
     print(note)
-    # The pass takes a second or more here; the window is well inside it.
-    assert killed.state == "validating", note
+    # Mostly inside the pass; a late kill may land once the import is committing (before or
+    # after the table's commit), which the same job finishes when it runs again.
+    assert killed.state in {"validating", "committing"}, note
     assert_loaded_once(server, target_engine, schema, import_id, note, seeded=1 if seeded else 0)
     assert killed.retried(stack, import_id, VALIDATE), f"{note}: {jobs_of(stack, import_id)}"
     assert COMMIT not in jobs_of(stack, import_id), "the validate job loaded the rows itself"
