@@ -14,6 +14,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.conftest import CALL_FAILED
+
 STARTUP_SECONDS = 60  # generous: a loaded CI machine imports slowly
 
 
@@ -71,6 +73,14 @@ class ServerProcess:
             self.process.terminate()
             self.process.wait(timeout=10)
 
+    def show_log_if_failed(self, request: pytest.FixtureRequest, lines: int = 150) -> None:
+        """Print the end of the server's log when the test failed: CI keeps only the output,
+        and what the server did (a job that failed, a request refused) explains most
+        failures of end-to-end tests."""
+        if request.node.stash.get(CALL_FAILED, False) and self.log.exists():
+            tail = self.log.read_text(errors="replace").splitlines()[-lines:]
+            print(f"--- last {len(tail)} lines of {self.log} ---", *tail, sep="\n")
+
 
 UploadServerFactory = Callable[..., "ServerProcess"]
 
@@ -81,7 +91,9 @@ def server_env(data_dir: Path, **variables: str) -> dict[str, str]:
 
 
 @pytest.fixture
-def start_upload_server(tmp_path: Path, database_url: str) -> Iterator[UploadServerFactory]:
+def start_upload_server(
+    tmp_path: Path, database_url: str, request: pytest.FixtureRequest
+) -> Iterator[UploadServerFactory]:
     """Starts servers on the current backend's metadata store, uploads under tmp_path/var."""
     started: list[ServerProcess] = []
 
@@ -95,6 +107,8 @@ def start_upload_server(tmp_path: Path, database_url: str) -> Iterator[UploadSer
     yield start
     for server in started:
         server.stop()
+    if started:
+        started[0].show_log_if_failed(request)  # they share one log
 
 
 @pytest.fixture

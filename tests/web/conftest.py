@@ -90,7 +90,7 @@ class WebServer:
 
 
 @pytest.fixture
-def web_server(tmp_path: Path) -> Iterator[WebServer]:
+def web_server(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[WebServer]:
     schemas = tmp_path / "schemas"
     schemas.mkdir()
     (schemas / "customers.yaml").write_text(CUSTOMERS_YAML)
@@ -105,6 +105,7 @@ def web_server(tmp_path: Path) -> Iterator[WebServer]:
     process.start()
     yield WebServer(process, data_dir)
     process.stop()
+    process.show_log_if_failed(request)
 
 
 class Shots:
