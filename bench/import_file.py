@@ -46,6 +46,11 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+# Before polars: loadbay sets the options of polars' allocator, read once when it loads, and
+# the child's peak RSS must be the server's.
+import loadbay  # noqa: F401
+
+# isort: split
 import polars as pl
 
 GOAL_PG = 1.5

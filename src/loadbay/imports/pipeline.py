@@ -662,7 +662,13 @@ def _validator(
         def existing(keys: pl.DataFrame) -> pl.Series:
             return destination.existing_keys(schema, keys, excluding=record.id)
 
-    return Validator(compile_schema(schema), budget=budget, existing_keys=existing)
+    # Keys the validator cannot keep in memory go to disk beside the uploads, not to a /tmp
+    # that may be memory itself.
+    spill_dir = context.settings.data_dir / "tmp"
+    spill_dir.mkdir(exist_ok=True)
+    return Validator(
+        compile_schema(schema), budget=budget, existing_keys=existing, spill_dir=spill_dir
+    )
 
 
 def _destination(context: AppContext) -> SqlDestination:

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import polars as pl
 
@@ -107,6 +108,9 @@ class BatchResult:
 class Validator:
     """Validates the batches of one input against a compiled schema, keeping running totals.
 
+    Keys beyond what memory holds (``keys.MEMORY_KEYS`` per key) go to temporary files in
+    ``spill_dir`` (None: the system's temporary directory, often memory itself).
+
     ``existing_keys(keys)`` (insert mode) returns a Boolean Series aligned with ``keys``: True
     where the key already exists in the target table. It is called per batch with the
     distinct keys new to this run: once per unique field (one column named as the field) and
@@ -119,6 +123,7 @@ class Validator:
         *,
         budget: ErrorBudget | None = None,
         existing_keys: ExistingKeys | None = None,
+        spill_dir: Path | None = None,
     ) -> None:
         self.compiled = compiled
         self.budget = budget or ErrorBudget()
@@ -132,7 +137,10 @@ class Validator:
         self._key_fields = [compiled.field(name) for name in compiled.primary_key]
         # Each key tracker with the (column position, rule) its duplicates are reported as.
         self._trackers: list[tuple[tuple[int | None, Rule], KeyTracker]] = [
-            ((f.position, "unique"), KeyTracker([typed(f)], [f.name], [f.dtype], existing_keys))
+            (
+                (f.position, "unique"),
+                KeyTracker([typed(f)], [f.name], [f.dtype], existing_keys, spill_dir=spill_dir),
+            )
             for f in compiled.fields
             if f.unique
         ]
@@ -143,6 +151,7 @@ class Validator:
                 [f.name for f in self._key_fields],
                 [f.dtype for f in self._key_fields],
                 existing_keys,
+                spill_dir=spill_dir,
             )
             self._trackers.append(((column, "primaryKey"), primary))
 

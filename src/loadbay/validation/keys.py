@@ -11,6 +11,13 @@ of two indexes:
   are never rehashed, which matters for strings) and hash matches are confirmed on the key
   values, so a hash collision can never make a false duplicate.
 
+Memory stays bounded whatever the number of keys: once the hash index holds ``memory_keys``
+keys (or a dense index would need more than four slots a key of that), its keys move to a
+sorted run on disk behind a Bloom filter (``validation.spill``) and the index starts empty;
+keys a batch does not find in memory are then looked for in the runs. On disk a key is two
+independent 64-bit hashes: a false duplicate there needs both to collide at once (about one
+chance in 10²⁴ with ten million keys), where in memory it cannot happen at all.
+
 Within a batch, ``is_first_distinct`` finds repeated keys. The first occurrence of a key is
 valid and every later one a duplicate. Keys with a null part take no part, nor do NaN
 numbers (no NaN equals another in frictionless). With an ``existing_keys`` callback, keys
@@ -20,11 +27,14 @@ duplicate wherever it occurs.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Final
 
 import polars as pl
+
+from loadbay.validation.spill import NOT_FOUND, KeyRuns
 
 ExistingKeys = Callable[[pl.DataFrame], pl.Series]
 
@@ -35,8 +45,14 @@ _ROW = "\x00row"
 _NEW = "\x00new"  # the first row of a key in the batch
 _SEEN_SUFFIX = "\x00seen"
 IN_TARGET: Final = -(2**63)  # "first seen" marker of a key the target table holds
-_DENSE_SLOTS: Final = 1 << 24  # 128 MB at most for a dense index…
+# Keys held in memory before they move to disk: half a million keys of 20-character strings
+# take about 30 MB. Fewer make more runs to ask (slower beyond ten million rows), more make
+# the peak of a big file higher (bench/import_file.py --rows-10m, docs/benchmarks.md).
+MEMORY_KEYS: Final = 1 << 19
+_DENSE_SLOTS_PER_KEY: Final = 2  # a dense index holds 2 x MEMORY_KEYS slots at most…
 _DENSE_MIN_SLOTS: Final = 1 << 20  # …and at most 16 slots a key beyond 8 MB
+# The second hash of a key on disk: any seed other than polars' default.
+_SEED: Final = 0x51ED270B9E3779B9
 _INTEGERS = (pl.Int64, pl.Int32)
 
 
@@ -73,12 +89,23 @@ class _HashIndex:
         """Remember ``new`` keys (with ``_HASH`` and ``_FIRST``)."""
         self._seen = pl.concat([self._seen, new.select(self._seen.columns)], rechunk=False)
 
+    @property
+    def height(self) -> int:
+        return self._seen.height
+
+    def take(self) -> pl.DataFrame:
+        """Every key held (its columns and ``_FIRST``), forgotten here."""
+        taken = self._seen.drop(_HASH)
+        self._seen = self._seen.clear()
+        return taken
+
 
 class _DenseIndex:
     """First rows of integer keys in a flat array: ``slots[key - offset]`` (null: unseen)."""
 
-    def __init__(self, column: str) -> None:
+    def __init__(self, column: str, max_slots: int) -> None:
         self._column = column
+        self._max_slots = max_slots
         self._offset = 0
         self._slots = pl.Series(dtype=pl.Int64)
         self._count = 0
@@ -90,7 +117,7 @@ class _DenseIndex:
             return True
         start = min(low, self._offset) if size else low
         stop = max(high + 1, self._offset + size) if size else high + 1
-        limit = min(_DENSE_SLOTS, max(_DENSE_MIN_SLOTS, 16 * (self._count + incoming)))
+        limit = min(self._max_slots, max(_DENSE_MIN_SLOTS, 16 * (self._count + incoming)))
         if stop - start > limit:
             return False
         # Room for rising keys (ids): 4 times the range at first, then doubling.
@@ -120,17 +147,16 @@ class _DenseIndex:
         self._slots.scatter(slots, new[_FIRST])
         self._count += new.height
 
-    def to_hash_index(self, dtype: pl.DataType) -> _HashIndex:
-        """The same keys in a ``_HashIndex``, for a range this index cannot hold."""
+    def take(self, dtype: pl.DataType, chunk: int) -> Iterator[pl.DataFrame]:
+        """Every key held (column and ``_FIRST``), ``chunk`` keys at a time, for a range this
+        index cannot hold; the index is empty afterwards."""
         present = self._slots.is_not_null().arg_true()
-        keys = (present.cast(pl.Int64) + self._offset).cast(dtype).alias(self._column)
-        index = _HashIndex([self._column], [dtype])
-        index.add(
-            pl.DataFrame(
-                [keys.hash().alias(_HASH), keys, self._slots.gather(present).alias(_FIRST)]
-            )
-        )
-        return index
+        for start in range(0, present.len(), chunk):
+            part = present.slice(start, chunk)
+            keys = (part.cast(pl.Int64) + self._offset).cast(dtype).alias(self._column)
+            yield pl.DataFrame([keys, self._slots.gather(part).alias(_FIRST)])
+        self._slots = pl.Series(dtype=pl.Int64)
+        self._count = 0
 
     def _slot(self, key: pl.Expr) -> pl.Expr:
         return (key.cast(pl.Int64) - self._offset).cast(pl.UInt32)
@@ -143,38 +169,48 @@ class KeyTracker:
         names: Sequence[str],
         dtypes: Sequence[pl.DataType],
         existing_keys: ExistingKeys | None = None,
+        *,
+        memory_keys: int = MEMORY_KEYS,
+        spill_dir: Path | None = None,
     ) -> None:
         """``columns`` name the key in the frames given to ``check``; ``names`` are the schema
-        field names ``existing_keys`` receives them under."""
+        field names ``existing_keys`` receives them under. Beyond ``memory_keys`` keys, they
+        move to temporary files in ``spill_dir`` (None: the system's temporary directory)."""
         self._columns = list(columns)
         self._names = list(names)
         self._dtypes = list(dtypes)
         self._existing_keys = existing_keys
+        self._memory_keys = memory_keys
         self._floats = [c for c, t in zip(columns, dtypes, strict=True) if t == pl.Float64]
+        # -0.0 + 0.0 is 0.0: equal numbers must hash alike.
+        self._values = [pl.col(c) + 0.0 if c in self._floats else pl.col(c) for c in columns]
+        self._key = self._values[0] if len(self._values) == 1 else pl.struct(self._values)
         dense = len(self._columns) == 1 and any(self._dtypes[0] == t for t in _INTEGERS)
         self._index: _DenseIndex | _HashIndex = (
-            _DenseIndex(self._columns[0]) if dense else _HashIndex(self._columns, self._dtypes)
+            _DenseIndex(self._columns[0], _DENSE_SLOTS_PER_KEY * memory_keys)
+            if dense
+            else _HashIndex(self._columns, self._dtypes)
         )
+        self._runs = KeyRuns(spill_dir)
 
     def lookup(self, batch: pl.LazyFrame, *, row: str, position: str) -> pl.LazyFrame:
         """The query that looks a batch's keys up: ``batch`` holds the typed key columns, the
         source row numbers (column ``row``) and the positions in the batch (``position``).
         Collect it, with other queries, and hand the result to ``judge``."""
-        # -0.0 + 0.0 is 0.0: equal numbers must hash alike.
-        values = [pl.col(c) + 0.0 if c in self._floats else pl.col(c) for c in self._columns]
-        key = values[0] if len(values) == 1 else pl.struct(values)
         keys = (
-            batch.select(*values, pl.col(position).alias(_POS), pl.col(row).alias(_ROW))
+            batch.select(*self._values, pl.col(position).alias(_POS), pl.col(row).alias(_ROW))
             .filter(
                 *[pl.col(c).is_not_null() for c in self._columns],
                 *[~pl.col(c).is_nan() for c in self._floats],
             )
-            .with_columns(key.is_first_distinct().alias(_NEW))
+            .with_columns(self._key.is_first_distinct().alias(_NEW))
         )
-        return self._index.annotate(keys, key)
+        return self._index.annotate(keys, self._key)
 
     def judge(self, annotated: pl.DataFrame) -> Duplicates:
         """The duplicates of the batch ``lookup`` looked up; its new keys are remembered."""
+        if self._runs:
+            annotated = self._look_in_runs(annotated)
         unseen = pl.col(_FIRST).is_null()
         new_keys = (
             annotated.filter(unseen & pl.col(_NEW))
@@ -188,7 +224,9 @@ class KeyTracker:
             assert isinstance(low, int)
             assert isinstance(high, int)
             if not self._index.make_room(low, high, new_keys.height):
-                self._index = self._index.to_hash_index(self._dtypes[0])
+                for held in self._index.take(self._dtypes[0], self._memory_keys):
+                    self._spill(held)
+                self._index = _HashIndex(self._columns, self._dtypes)
                 new_keys = new_keys.with_columns(pl.col(self._columns[0]).hash().alias(_HASH))
         in_target = self._in_target(new_keys)
         if in_target.any():
@@ -198,6 +236,8 @@ class KeyTracker:
             )
             parts.append(new_keys.filter(in_target).select(_POS, _FIRST))
         self._index.add(new_keys)
+        if isinstance(self._index, _HashIndex) and self._index.height >= self._memory_keys:
+            self._spill(self._index.take())
         repeated = annotated.filter(unseen & ~pl.col(_NEW))
         if repeated.height:
             # Keys repeated within the batch: the first row is that of the new key.
@@ -206,6 +246,26 @@ class KeyTracker:
         duplicates = pl.concat([part.select(_POS, _FIRST) for part in parts]).sort(_POS)
         first = duplicates[_FIRST]
         return Duplicates(duplicates[_POS], first.set(first == IN_TARGET, None))
+
+    def _fingerprints(self, keys: pl.DataFrame) -> pl.DataFrame:
+        """Two independent 64-bit hashes of each key, as the runs on disk store them."""
+        return keys.select(self._key.hash().alias("h1"), self._key.hash(_SEED).alias("h2"))
+
+    def _spill(self, held: pl.DataFrame) -> None:
+        """Move keys (their columns and ``_FIRST``) to a new run on disk."""
+        hashes = self._fingerprints(held)
+        self._runs.add(hashes["h1"].to_numpy(), hashes["h2"].to_numpy(), held[_FIRST].to_numpy())
+
+    def _look_in_runs(self, annotated: pl.DataFrame) -> pl.DataFrame:
+        """``annotated`` with ``_FIRST`` filled in for the keys a run on disk holds."""
+        unseen = annotated[_FIRST].is_null().arg_true()
+        if not unseen.len():
+            return annotated
+        hashes = self._fingerprints(annotated[unseen])
+        first = self._runs.find(hashes["h1"].to_numpy(), hashes["h2"].to_numpy())
+        found = pl.Series(first)
+        found = found.set(found == NOT_FOUND, None)
+        return annotated.with_columns(annotated[_FIRST].clone().scatter(unseen, found))
 
     def _in_target(self, new: pl.DataFrame) -> pl.Series:
         """For each new key: does the target table already hold it?"""

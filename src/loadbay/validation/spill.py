@@ -1,0 +1,143 @@
+"""Keys moved out of memory: sorted runs in temporary files, each behind a Bloom filter.
+
+A run holds the keys a ``KeyTracker`` kept in memory until there were too many: for each
+key two independent 64-bit hashes and the row it was first seen in, sorted by the hashes, in
+an unlinked temporary file (nothing is left behind, even by a killed process). In memory a
+run keeps only its Bloom filter and fence pointers, about 2 bytes a key, so the memory ten
+million keys need is close to that of one million.
+
+A lookup asks each run's Bloom filter first: nearly every new key is answered there, with no
+I/O. The few keys a filter may hold are looked for in the run's file, mapped for the
+duration of the lookup only (the pages it touched do not stay in the process), and match on
+both hashes. Two different keys match only if both of their 64-bit
+hashes collide at once: about n²/2¹²⁹ for n keys, one chance in 10²⁴ for ten million.
+
+The filter is *blocked*: each key sets ``K`` bits of a single 64-bit word, so a look-up is
+one gather; with 16 bits a key, about one key in 250 absent from a run still reaches its
+file. There, fence pointers (the first hash of every page of the file) name the one page
+the key can be in.
+"""
+
+from __future__ import annotations
+
+import mmap
+import os
+import tempfile
+import weakref
+from pathlib import Path
+from typing import Final
+
+import numpy as np
+import numpy.typing as npt
+
+_BITS_PER_KEY: Final = 16
+_K: Final = 6  # bits a key sets in its word, 6 bits of h2 each
+NOT_FOUND: Final = np.iinfo(np.int64).max
+PAGE: Final = 512  # first hashes a fence pointer covers: one 4 kB page of the file
+
+U64 = npt.NDArray[np.uint64]
+I64 = npt.NDArray[np.int64]
+
+
+def _masks(h2: U64) -> U64:
+    """The ``K`` bits each key sets in its word of a filter."""
+    mask = np.zeros(h2.shape, dtype=np.uint64)
+    for i in range(_K):
+        mask |= np.uint64(1) << ((h2 >> np.uint64(6 * i)) & np.uint64(63))
+    return mask
+
+
+class _Run:
+    """One file: the keys' first hashes, then their second hashes, then their first rows,
+    all in the order of (first hash, second hash)."""
+
+    def __init__(self, h1: U64, h2: U64, first: I64, directory: Path | None) -> None:
+        order = np.lexsort((h2, h1))
+        self.size = int(h1.shape[0])
+        # Unlinked at once, so even a killed process leaves nothing; closed with the run.
+        fd, path = tempfile.mkstemp(dir=directory, prefix="loadbay-keys-")
+        os.unlink(path)
+        weakref.finalize(self, os.close, fd)
+        self._fd = fd
+        for column in (h1, h2, first):
+            data = column[order].data.cast("B")
+            while data:
+                data = data[os.write(fd, data) :]
+        self._fences = h1[order[::PAGE]]
+        self._words = np.uint64(max(1, self.size * _BITS_PER_KEY // 64))
+        self._filter = np.zeros(int(self._words), dtype=np.uint64)
+        np.bitwise_or.at(self._filter, (h1 % self._words).astype(np.intp), _masks(h2))
+
+    def may_hold(self, h1: U64, masks: U64) -> npt.NDArray[np.bool_]:
+        """The filter's answer: False where the run certainly does not hold the key."""
+        words = self._filter[(h1 % self._words).astype(np.intp)]
+        return np.asarray((words & masks) == masks)
+
+    def find(self, h1: U64, h2: U64, masks: U64, first: I64) -> None:
+        """Set ``first`` for the keys this run holds (``masks``: their filter bits)."""
+        maybe = np.flatnonzero(self.may_hold(h1, masks))
+        if maybe.size:
+            with mmap.mmap(self._fd, 24 * self.size, prot=mmap.PROT_READ) as mapped:
+                found = self._search(mapped, h1[maybe], h2[maybe])
+            first[maybe] = found
+
+    def _search(self, mapped: mmap.mmap, h1: U64, h2: U64) -> I64:
+        """The first rows of the keys (``NOT_FOUND``: not here), from the mapped file. Views
+        of the mapping end with this call, before the mapping is closed."""
+        n = self.size
+        hashes = np.frombuffer(mapped, dtype=np.uint64, count=2 * n)
+        firsts = np.frombuffer(mapped, dtype=np.int64, count=n, offset=16 * n)
+        # The page of first hashes each key would start in (the last fence below its hash),
+        # then its place in that page: one page of the file read a key.
+        page = np.maximum(np.searchsorted(self._fences, h1, side="left") - 1, 0)
+        slots = page[:, None] * PAGE + np.arange(PAGE)
+        pages = np.where(slots < n, hashes[np.minimum(slots, n - 1)], np.iinfo(np.uint64).max)
+        at = page * PAGE + (pages < h1[:, None]).sum(axis=1)
+        found = np.full(h1.shape, NOT_FOUND, dtype=np.int64)
+        here = np.minimum(at, n - 1)
+        same = (at < n) & (hashes[here] == h1)
+        hit = same & (hashes[n + here] == h2)
+        found[hit] = firsts[here[hit]]
+        for probe in np.flatnonzero(same & ~hit).tolist():
+            # Keys sharing a first hash lie side by side: the rare key that is not the first
+            # of them is looked for among the next.
+            index = int(at[probe]) + 1
+            while index < n and hashes[index] == h1[probe]:
+                if hashes[n + index] == h2[probe]:
+                    found[probe] = firsts[index]
+                    break
+                index += 1
+        return found
+
+
+class KeyRuns:
+    """The runs of one key, oldest first; every key is in at most one of them."""
+
+    def __init__(self, directory: Path | None = None) -> None:
+        self._directory = directory
+        self._runs: list[_Run] = []
+
+    def __len__(self) -> int:
+        return sum(run.size for run in self._runs)
+
+    def __bool__(self) -> bool:
+        return bool(self._runs)
+
+    def add(self, h1: U64, h2: U64, first: I64) -> None:
+        """Write keys (their two hashes and first rows) to disk as a new run."""
+        if h1.size:
+            self._runs.append(_Run(h1, h2, first, self._directory))
+
+    def find(self, h1: U64, h2: U64) -> I64:
+        """The first row of each key, ``NOT_FOUND`` for a key no run holds."""
+        first = np.full(h1.shape, NOT_FOUND, dtype=np.int64)
+        masks = _masks(h2)
+        unknown = np.arange(h1.size)
+        for run in self._runs:
+            found = np.full(unknown.shape, NOT_FOUND, dtype=np.int64)
+            run.find(h1[unknown], h2[unknown], masks[unknown], found)
+            first[unknown] = found
+            unknown = unknown[found == NOT_FOUND]
+            if not unknown.size:
+                break
+        return first
