@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
+import httpx
 from playwright.sync_api import Page, expect
 
 Shot = Any  # conftest.Shots
@@ -37,6 +39,19 @@ def map_columns(page: Page) -> None:
 
 def wait_state(page: Page, state: str, timeout: float = 30_000) -> None:
     expect(page.get_by_test_id("import-state")).to_contain_text(state, timeout=timeout)
+
+
+def wait_server_state(base: str, state: str, timeout: float = 60.0) -> None:
+    """Wait until the newest import is in ``state`` on the server, whatever the page shows:
+    a failure then says whether the job or the page fell behind."""
+    deadline = time.monotonic() + timeout
+    seen = None
+    while time.monotonic() < deadline:
+        seen = httpx.get(f"{base}/api/imports?limit=1", timeout=10).json()["items"][0]
+        if seen["state"] == state:
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"the import is not {state} on the server after {timeout} s: {seen}")
 
 
 def grid_cell(page: Page, row: int, field: str) -> Any:

@@ -24,8 +24,10 @@ RECORDS = [
 
 
 def _traffic(base: str) -> None:
-    """200s, two 404s, a 422 and an inline import of three rows (201)."""
-    with httpx.Client(base_url=base, timeout=10) as client:
+    """200s, two 404s, a 422 and an inline import of three rows (201). The import is the
+    server's first: it loads the data path (polars, the validation engine), which takes
+    seconds on a loaded CI machine."""
+    with httpx.Client(base_url=base, timeout=60) as client:
         for _ in range(5):
             assert client.get("/api/schemas").status_code == 200
         for _ in range(2):

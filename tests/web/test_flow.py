@@ -10,7 +10,15 @@ import httpx
 from playwright.sync_api import expect
 
 from tests.web.conftest import PageFactory, Shots, WebServer, customers_with_errors, write_csv
-from tests.web.flow import edit_cell, grid_cell, map_columns, open_page, upload, wait_state
+from tests.web.flow import (
+    edit_cell,
+    grid_cell,
+    map_columns,
+    open_page,
+    upload,
+    wait_server_state,
+    wait_state,
+)
 
 
 def _table(server: WebServer) -> dict[int, tuple[str, int, str]]:
@@ -92,6 +100,7 @@ def test_whole_flow_partial_then_atomic(
     # commit partial: the valid rows (with the fix) are loaded
     page.get_by_test_id("on-error-skip").check()
     page.get_by_test_id("commit").click()
+    wait_server_state(web_server.base, "completed")
     summary = page.get_by_test_id("summary")
     expect(summary).to_be_visible(timeout=30_000)
     expect(page.get_by_test_id("summary-loaded")).to_have_text("38")

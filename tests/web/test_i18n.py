@@ -15,7 +15,7 @@ from tests.web.conftest import (
     english_values,
     write_csv,
 )
-from tests.web.flow import open_page, upload
+from tests.web.flow import open_page, upload, wait_state
 
 ZH_VALUES = Path(__file__).resolve().parents[2] / "src/loadbay/web/src/locales/zh-CN.ts"
 
@@ -58,13 +58,13 @@ def test_chinese_locale_has_no_untranslated_strings(
     upload(page, write_csv(tmp_path / "c.csv", customers_with_errors(20)))
     _assert_translated(page, fragments)
     page.get_by_test_id("start-import").click()
-    expect(page.get_by_test_id("import-state")).to_contain_text("等待映射")
+    wait_state(page, "等待映射")
     _assert_translated(page, fragments)
     shots(page, "zh-mapping")
     page.select_option("#map-id", "Customer No")
     page.select_option("#map-email", "Mail address")
     page.get_by_test_id("confirm-mapping").click()
-    expect(page.get_by_test_id("import-state")).to_contain_text("已校验")
+    wait_state(page, "已校验")
     expect(page.get_by_test_id("error-grid").locator(".ag-row").first).to_be_visible()
     _assert_translated(page, fragments)
     shots(page, "zh-grid")
