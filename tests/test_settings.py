@@ -34,3 +34,14 @@ def test_invalid_value_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LOADBAY_MAX_RECORDS", "0")
     with pytest.raises(ValueError, match="max_records"):
         Settings()
+
+
+def test_bulk_loads_are_off_into_the_metadata_stores_own_sqlite_file(tmp_path: Path) -> None:
+    """A bulk load holds the SQLite write lock for the whole load; in the metadata store's
+    own file it would hold up the import's progress writes, so such loads stage."""
+    assert Settings(data_dir=tmp_path).bulk_loads()
+    shared = f"sqlite:///{tmp_path / 'one.sqlite'}"
+    assert not Settings(database_url=shared, target_database_url=shared).bulk_loads()
+    assert not Settings(data_dir=tmp_path, bulk_load_empty_tables=False).bulk_loads()
+    postgres = "postgresql://u@h/db"
+    assert Settings(database_url=postgres, target_database_url=postgres).bulk_loads()

@@ -182,8 +182,9 @@ class Settings(BaseSettings):
     )
     bulk_load_empty_tables: bool = Field(
         default=True,
-        description="PostgreSQL: load an insert into an empty table directly, keys built "
-        "after the rows; the table is locked until the load commits.",
+        description="Load an insert into an empty table directly, keys built after the "
+        "rows; until the load commits the table (PostgreSQL) or the database's write lock "
+        "(SQLite) is held.",
     )
     webhook_secret_grace: PositiveInt = Field(
         default=24 * 3600,
@@ -280,3 +281,9 @@ class Settings(BaseSettings):
 
     def target_url(self) -> str:
         return self.target_database_url or f"sqlite:///{(self.data_dir / 'data.sqlite').resolve()}"
+
+    def bulk_loads(self) -> bool:
+        """``bulk_load_empty_tables``, except into the metadata store's own SQLite file: a
+        load holding its write lock would hold up the import's own progress writes."""
+        shared = self.target_url() == self.metadata_url() and self.target_url().startswith("sqlite")
+        return self.bulk_load_empty_tables and not shared

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import sqlite3
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -12,6 +14,7 @@ import sqlalchemy as sa
 
 from loadbay.destinations.errors import LoadConflict, UpsertRequiresPrimaryKey
 from loadbay.destinations.sql import SqlDestination
+from loadbay.destinations.sqlite import LOAD_CACHE_KIB, WRITE_WAIT_MS, SqliteConnection
 from loadbay.errors import ErrorDetail, InvalidInput
 from loadbay.schemas.model import TableSchema
 from tests.destinations.helpers import (
@@ -144,6 +147,27 @@ def test_key_repeated_within_the_import_is_a_load_conflict(
     assert [(e.row, e.message) for e in caught.value.errors] == [
         (1, 'key ("id") = (1) repeats within this import'),
         (3, 'key ("id") = (1) repeats within this import'),
+    ]
+    assert people(target_engine) == []
+
+
+def test_key_repeated_across_batches_into_an_empty_table_names_both_rows(
+    destination: SqlDestination, target_engine: sa.Engine
+) -> None:
+    """Into an empty table the rows go straight in (SQLite keeps its inline primary key
+    meanwhile, PostgreSQL builds its keys after them): either way both rows are named."""
+    batches = [
+        batch(PEOPLE, [person(1), person(2)]),
+        batch(
+            PEOPLE, [person(3), {"id": 2, "name": "again", "email": "x@example.com"}], first_row=3
+        ),
+    ]
+    with pytest.raises(LoadConflict) as caught:
+        destination.load(PEOPLE, iter(batches), import_id=uuid.uuid4(), mode="insert")
+
+    assert [(e.row, e.message) for e in caught.value.errors] == [
+        (2, 'key ("id") = (2) repeats within this import'),
+        (4, 'key ("id") = (2) repeats within this import'),
     ]
     assert people(target_engine) == []
 
@@ -429,3 +453,21 @@ def test_a_hundred_thousand_rows(destination: SqlDestination, target_engine: sa.
     assert found.sum() == 50_000
     assert found[49_999]
     assert not found[50_000]
+
+
+def test_a_sqlite_load_waits_long_for_the_write_lock_and_restores_the_connection(
+    tmp_path: Path,
+) -> None:
+    """A bulk load into an empty SQLite table holds the write lock for the whole load, so
+    the destination's other writes wait for it as long as a PostgreSQL writer would, with
+    a page cache big enough to build indexes; the pooled connection gets its own back."""
+    driver = sqlite3.connect(tmp_path / "t.sqlite")
+    driver.execute("PRAGMA busy_timeout = 10000")
+    before = driver.execute("PRAGMA cache_size").fetchone()
+    conn = SqliteConnection(driver, lambda name: f'"{name}"')
+    assert driver.execute("PRAGMA busy_timeout").fetchone() == (WRITE_WAIT_MS,)
+    assert driver.execute("PRAGMA cache_size").fetchone() == (-LOAD_CACHE_KIB,)
+    conn.release()
+    assert driver.execute("PRAGMA busy_timeout").fetchone() == (10000,)
+    assert driver.execute("PRAGMA cache_size").fetchone() == before
+    driver.close()

@@ -34,6 +34,7 @@ from loadbay.destinations.frames import IMPORT_ID_COLUMN, ROW_COLUMN, conform
 from loadbay.destinations.move import LoadMode, Move
 from loadbay.destinations.postgres import PostgresConnection
 from loadbay.destinations.sqlite import SqliteConnection
+from loadbay.errors import ErrorDetail
 from loadbay.schemas.model import SchemaField, TableSchema
 from loadbay.schemas.names import fold_identifier, identifier_problems
 
@@ -51,9 +52,9 @@ class SqlDestination:
     """The load target: one SQLAlchemy engine on SQLite or PostgreSQL (psycopg 3)."""
 
     def __init__(self, engine: Engine, *, bulk_load_empty: bool = True) -> None:
-        """``bulk_load_empty``: an insert into an empty PostgreSQL table goes straight in
-        with its keys built after the rows (``_load_into_empty``); the table is locked for
-        the load, so its readers wait until it commits."""
+        """``bulk_load_empty``: an insert into an empty table goes straight in with its keys
+        built after the rows (``_load_into_empty``); PostgreSQL locks the table for the load
+        (its readers wait until it commits), SQLite holds the database's write lock."""
         if engine.dialect.name not in _CONNECTIONS:
             raise ValueError(f"unsupported target database {engine.dialect.name!r}")
         if engine.dialect.name == "postgresql" and engine.dialect.driver != "psycopg":
@@ -182,8 +183,8 @@ class SqlDestination:
                 logger.info("import %s was loaded concurrently (%d rows)", import_id, already)
                 return already
             # Into an empty table, unique indexes built once after the rows cost a fraction
-            # of keeping them up to date row by row (SQLite; PostgreSQL loads such a table
-            # directly, above).
+            # of keeping them up to date row by row (SQLite without bulk loads; otherwise
+            # such a table is loaded directly, above).
             rebuild = conn.rebuilds_keys_in_move and mode == "insert" and _is_empty(conn, schema)
             keys = conn.suspend_keys(schema.table_name) if rebuild else []
             Move(conn, schema, stage).apply(mode, import_id)
@@ -291,8 +292,8 @@ def _load_into_empty(
     required: list[str],
 ) -> int | None:
     """The bulk path for an insert into an empty table: rows go straight into it, in the
-    write transaction (no staging copy, no second move), with its key constraints dropped
-    and built again after the rows (PostgreSQL). Nothing is committed unless every row is
+    write transaction (no staging copy, no second move), with the key constraints it can
+    drop dropped and built again after the rows. Nothing is committed unless every row is
     in and every key holds; a repeated key is reported like the staged path reports it.
 
     Answers None, having read no batch, when the table is no longer empty once the locks
@@ -310,7 +311,17 @@ def _load_into_empty(
     try:
         for batch in batches:
             rows = conform(batch, schema.fields, required=required)
-            conn.append_rows(table, rows.with_columns(pl.lit(stamp).alias(IMPORT_ID_COLUMN)))
+            try:
+                conn.append_rows(table, rows.with_columns(pl.lit(stamp).alias(IMPORT_ID_COLUMN)))
+            except Exception as error:
+                # A key that stayed (SQLite cannot drop an inline primary key) refused a
+                # row: validation finds repeats first, so a race or a bug; say which rows.
+                if not conn.is_unique_violation(error):
+                    raise
+                cause = next(iter(str(error).splitlines()), "")
+                raise LoadConflict(
+                    table, _repeats_so_far(conn, schema, rows), cause=cause
+                ) from error
             loaded += batch.height
         _restore_keys(conn, schema, keys)
     except BaseException:
@@ -318,6 +329,22 @@ def _load_into_empty(
         raise
     conn.commit()
     return loaded
+
+
+def _repeats_so_far(
+    conn: TargetConnection, schema: TableSchema, refused: pl.DataFrame
+) -> list[ErrorDetail]:
+    """The repeated keys among the rows a direct load into an empty table has read: those in
+    the table (all this import's) and the batch the table refused (``append_rows`` adds all
+    of a batch or none of it)."""
+    stage = conn.create_temp_table(schema.fields)
+    conn.copy_rows(stage, refused)
+    columns = ", ".join(map(conn.quote, [*schema.field_names, ROW_COLUMN]))
+    conn.run(
+        f"INSERT INTO {conn.quote(stage)} ({columns}) "
+        f"SELECT {columns} FROM {conn.quote(schema.table_name)}"
+    )
+    return Move(conn, schema, stage).repeats()
 
 
 def _restore_keys(conn: TargetConnection, schema: TableSchema, keys: list[tuple[str, str]]) -> None:

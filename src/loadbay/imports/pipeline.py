@@ -672,9 +672,7 @@ def _validator(
 
 
 def _destination(context: AppContext) -> SqlDestination:
-    return SqlDestination(
-        context.target_engine, bulk_load_empty=context.settings.bulk_load_empty_tables
-    )
+    return SqlDestination(context.target_engine, bulk_load_empty=context.settings.bulk_loads())
 
 
 def _meter(context: AppContext, record: ImportRecord) -> ProgressMeter:

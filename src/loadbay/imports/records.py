@@ -100,7 +100,7 @@ def create_records_import(context: AppContext, *, command: RecordsImport) -> Imp
         )
         session.add(record)
     destination = SqlDestination(
-        context.target_engine, bulk_load_empty=context.settings.bulk_load_empty_tables
+        context.target_engine, bulk_load_empty=context.settings.bulk_loads()
     )
     state = ImportState.VALIDATING
     try:
