@@ -14,6 +14,7 @@ from loadbay.destinations.ddl import (
     ColumnInfo,
     TableShape,
     create_table_sql,
+    ledger_table_sql,
     normalise_type_name,
     plan_evolution,
     unique_index_name,
@@ -58,9 +59,17 @@ def test_create_table_sql() -> None:
         '  "seen" TIMESTAMPTZ,\n'
         '  "_loadbay_import_id" UUID NOT NULL,\n'
         '  "_loadbay_row" BIGINT NOT NULL,\n'
-        '  PRIMARY KEY ("id"),\n'
-        '  UNIQUE ("_loadbay_import_id", "_loadbay_row")\n'
+        '  PRIMARY KEY ("id")\n'
         ")"
+    )
+
+
+def test_ledger_table_sql() -> None:
+    assert ledger_table_sql(quote, SQLITE_TYPES) == (
+        'CREATE TABLE IF NOT EXISTS "_loadbay_loads" (\n'
+        "  import_id TEXT PRIMARY KEY,\n"
+        "  table_name TEXT NOT NULL,\n"
+        "  row_count BIGINT NOT NULL\n)"
     )
 
 
@@ -112,20 +121,18 @@ def test_missing_optional_column_is_added_and_missing_unique_index_is_a_mismatch
     assert evolution.mismatches == [ColumnMismatch("email", "TEXT UNIQUE", "text without UNIQUE")]
 
 
-def test_missing_bookkeeping_index_is_a_mismatch() -> None:
+def test_a_table_needs_no_bookkeeping_index() -> None:
+    """Loads are recognised by the ledger, not by a UNIQUE (import id, row) index; tables
+    made before it keep theirs, and tables without it are fine."""
     columns = {
         "id": ColumnInfo("bigint", True, False),
         "email": ColumnInfo("text", True, False),
         "seen": ColumnInfo("timestamp with time zone", False, False),
+        "_loadbay_import_id": ColumnInfo("uuid", True, False),
+        "_loadbay_row": ColumnInfo("bigint", True, False),
     }
     keys = frozenset([frozenset(["id"]), frozenset(["email"])])
-    assert plan_evolution(SCHEMA, shape(columns, keys), POSTGRES_TYPES).mismatches == [
-        ColumnMismatch(
-            "_loadbay_import_id, _loadbay_row",
-            "UNIQUE (_loadbay_import_id, _loadbay_row)",
-            "no primary key or unique index on exactly these columns",
-        )
-    ]
+    assert plan_evolution(SCHEMA, shape(columns, keys), POSTGRES_TYPES).mismatches == []
 
 
 def test_mismatch_detail_summarises_many_problems() -> None:

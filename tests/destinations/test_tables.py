@@ -73,7 +73,7 @@ def test_creates_typed_table_with_keys(
     unique = sorted(c["column_names"] for c in inspector.get_unique_constraints("people"))
     if backend == "sqlite":
         unique += sorted(i["column_names"] for i in inspector.get_indexes("people") if i["unique"])
-    assert unique == [["_loadbay_import_id", "_loadbay_row"], ["email"]]
+    assert unique == [["email"]]
 
 
 def test_composite_primary_key_columns_are_not_null(
@@ -110,7 +110,7 @@ def test_table_name_comes_from_x_loadbay(
     destination: SqlDestination, target_engine: sa.Engine
 ) -> None:
     destination.ensure_table(make_schema([{"name": "a"}], **{"x-loadbay": {"table": "crm_people"}}))
-    assert sa.inspect(target_engine).get_table_names() == ["crm_people"]
+    assert sa.inspect(target_engine).get_table_names() == ["_loadbay_loads", "crm_people"]
 
 
 def test_added_nullable_fields_become_columns(

@@ -16,6 +16,10 @@ from loadbay.schemas.model import FieldType, SchemaField, TableSchema
 
 Quote = Callable[[str], str]
 
+# Per import, the rows its load committed (``ledger_table_sql``); the prefix is reserved, so
+# no schema's table can take the name.
+LEDGER_TABLE = "_loadbay_loads"
+
 
 @dataclass(frozen=True, slots=True)
 class ColumnType:
@@ -100,9 +104,6 @@ def create_table_sql(
     ]
     if schema.primary_key:
         parts.append(f"PRIMARY KEY ({', '.join(map(quote, schema.primary_key))})")
-    if inline_unique:
-        # What makes a retried load unable to add a row twice.
-        parts.append(f"UNIQUE ({quote(IMPORT_ID_COLUMN)}, {quote(ROW_COLUMN)})")
     body = ",\n  ".join(parts)
     return f"CREATE TABLE IF NOT EXISTS {quote(schema.table_name)} (\n  {body}\n)"
 
@@ -113,12 +114,23 @@ def unique_index_sql(quote: Quote, schema: TableSchema) -> list[str]:
     again around a bulk move)."""
     table = schema.table_name
     keys = [[f.name] for f in schema.fields if needs_unique_index(schema, f)]
-    keys.append([IMPORT_ID_COLUMN, ROW_COLUMN])  # a retried load cannot add a row twice
     return [
         f"CREATE UNIQUE INDEX {quote(unique_index_name(table, ','.join(key)))} "
         f"ON {quote(table)} ({', '.join(map(quote, key))})"
         for key in keys
     ]
+
+
+def ledger_table_sql(quote: Quote, types: TypeMap) -> str:
+    """The target database's record of the loads that committed there, one row per import,
+    written in the load's own transaction: a load run again (a job retried after a crash)
+    finds its import in it and adds nothing."""
+    return (
+        f"CREATE TABLE IF NOT EXISTS {quote(LEDGER_TABLE)} (\n"
+        f"  import_id {types.import_id.ddl} PRIMARY KEY,\n"
+        f"  table_name TEXT NOT NULL,\n"
+        f"  row_count {types.row.ddl} NOT NULL\n)"
+    )
 
 
 def temp_columns_sql(quote: Quote, types: TypeMap, fields: Sequence[SchemaField]) -> str:
@@ -182,7 +194,7 @@ def _column_mismatches(
 
 
 def _key_mismatches(schema: TableSchema, shape: TableShape) -> list[ColumnMismatch]:
-    keys: list[tuple[list[str], str]] = [([IMPORT_ID_COLUMN, ROW_COLUMN], "UNIQUE")]
+    keys: list[tuple[list[str], str]] = []
     if schema.primary_key:
         keys.append((schema.primary_key, "PRIMARY KEY"))
     mismatches = []

@@ -1,10 +1,14 @@
 """Loading validated batches into the user's SQLite or PostgreSQL database.
 
-A load is all-or-nothing and keyed by (import id, source row number): every batch is staged
-in a temp table first, then one write transaction moves the rows into the target table, whose
-UNIQUE (_loadbay_import_id, _loadbay_row) index means no row can ever arrive twice. A load
-that finds rows of its import in the table already (a commit retried after a crash) loads
-nothing and answers the number of rows that are there, without reading its batches.
+A load is all-or-nothing: every batch is staged in a temp table first, then one write
+transaction moves the rows into the target table (or, into an empty table, the rows go
+straight in within that transaction). The same transaction records the load in the target
+database's ledger (``_loadbay_loads``: import id, table, rows), under a lock on the import,
+so no import's rows can ever arrive twice: a load that finds its import in the ledger (a
+commit retried after a crash) loads nothing and answers the number of rows recorded, without
+reading its batches. Each row also carries its import id and source row number
+(``_loadbay_import_id``, ``_loadbay_row``). Tables made before the ledger have a UNIQUE
+(import id, row) index instead, by which their loads are still recognised.
 """
 
 from __future__ import annotations
@@ -21,9 +25,11 @@ from sqlalchemy.engine import Engine
 
 from loadbay.destinations.connection import TargetConnection, lock_key
 from loadbay.destinations.ddl import (
+    LEDGER_TABLE,
     Quote,
     column_definition,
     create_table_sql,
+    ledger_table_sql,
     needs_unique_index,
     plan_evolution,
     unique_index_name,
@@ -152,7 +158,7 @@ class SqlDestination:
         started = time.perf_counter()
         with self._connect() as conn:
             _ensure_table(conn, schema)
-            already = _count(conn, schema, import_id)
+            already = _loaded(conn, schema, import_id)
             if already:
                 logger.info("import %s was loaded already (%d rows)", import_id, already)
                 return already
@@ -178,7 +184,7 @@ class SqlDestination:
             conn.end_staging()
             conn.begin_write(lock_key("import", str(import_id)))
             # Another attempt of the same import may have committed while we staged.
-            already = _count(conn, schema, import_id)
+            already = _loaded(conn, schema, import_id)
             if already:
                 logger.info("import %s was loaded concurrently (%d rows)", import_id, already)
                 return already
@@ -189,6 +195,7 @@ class SqlDestination:
             keys = conn.suspend_keys(schema.table_name) if rebuild else []
             Move(conn, schema, stage).apply(mode, import_id)
             _restore_keys(conn, schema, keys)
+            _record(conn, schema, import_id, staged)
             conn.commit()
         logger.info(
             "loaded %d rows into %r (%s) for import %s in %.2f s",
@@ -244,6 +251,7 @@ def _release(conn: TargetConnection, fairy: Any) -> None:
 
 
 def _ensure_table(conn: TargetConnection, schema: TableSchema) -> None:
+    _ensure_ledger(conn)
     table = schema.table_name
     shape = conn.describe(table)
     if shape is not None:
@@ -267,6 +275,14 @@ def _ensure_table(conn: TargetConnection, schema: TableSchema) -> None:
             raise TableMismatch(table, evolution.mismatches)
         for field in evolution.added:
             _add_column(conn, schema, field)
+    conn.commit()
+
+
+def _ensure_ledger(conn: TargetConnection) -> None:
+    if conn.describe(LEDGER_TABLE) is not None:
+        return
+    conn.begin_write(lock_key("table", LEDGER_TABLE))
+    conn.run(ledger_table_sql(conn.quote, conn.types))  # IF NOT EXISTS: a racing creator
     conn.commit()
 
 
@@ -302,7 +318,7 @@ def _load_into_empty(
     table = schema.table_name
     conn.begin_write(lock_key("import", str(import_id)))
     conn.lock(lock_key("table", table))
-    if _count(conn, schema, import_id) or not _is_empty(conn, schema):
+    if _loaded(conn, schema, import_id) or not _is_empty(conn, schema):
         conn.rollback()
         return None
     keys = conn.suspend_keys(table)
@@ -324,6 +340,7 @@ def _load_into_empty(
                 ) from error
             loaded += batch.height
         _restore_keys(conn, schema, keys)
+        _record(conn, schema, import_id, loaded)
     except BaseException:
         conn.rollback()
         raise
@@ -363,6 +380,32 @@ def _restore_keys(conn: TargetConnection, schema: TableSchema, keys: list[tuple[
             raise
         cause = next(iter(str(error).splitlines()), "")
         raise LoadConflict(table, Move(conn, schema, table).repeats(), cause=cause) from error
+
+
+def _loaded(conn: TargetConnection, schema: TableSchema, import_id: uuid.UUID) -> int:
+    """The rows the import's load committed, by the ledger; 0 when it has not committed."""
+    q = conn.quote
+    recorded = conn.fetch(
+        f"SELECT row_count FROM {q(LEDGER_TABLE)} WHERE import_id = {conn.placeholder}",
+        [conn.import_id_param(import_id)],
+    )
+    if recorded:
+        return int(recorded[0][0])
+    # A table made before the ledger: its UNIQUE (import id, row) index finds the import.
+    shape = conn.describe(schema.table_name)
+    if shape is not None and frozenset([IMPORT_ID_COLUMN, ROW_COLUMN]) in shape.unique_keys:
+        return _count(conn, schema, import_id)
+    return 0
+
+
+def _record(conn: TargetConnection, schema: TableSchema, import_id: uuid.UUID, rows: int) -> None:
+    """Write the load into the ledger, in the load's write transaction: committed with its
+    rows or not at all."""
+    conn.run(
+        f"INSERT INTO {conn.quote(LEDGER_TABLE)} (import_id, table_name, row_count) "
+        f"VALUES ({conn.placeholder}, {conn.placeholder}, {conn.placeholder})",
+        [conn.import_id_param(import_id), schema.table_name, rows],
+    )
 
 
 def _count(conn: TargetConnection, schema: TableSchema, import_id: uuid.UUID) -> int:
