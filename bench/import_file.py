@@ -270,8 +270,8 @@ def time_psql_copy(csv_path: Path, pg_base: str) -> float:
 
 
 def time_psql_copy_indexed(csv_path: Path, pg_base: str) -> float:
-    """The same ``\\copy`` into a table indexed as loadbay's target is: the primary key, the
-    unique email, and the unique (import id, row) pair that makes a load idempotent."""
+    """The same ``\\copy`` into a table indexed and shaped as loadbay's target is: the
+    primary key, the unique email, and the import id and row number of every row."""
     psql(
         pg_base,
         DATABASE,
@@ -279,7 +279,7 @@ def time_psql_copy_indexed(csv_path: Path, pg_base: str) -> float:
         "DROP TABLE IF EXISTS bench_copy; "
         f"CREATE TABLE bench_copy ({TYPED_COLUMNS}, UNIQUE (email), "
         "import_id UUID NOT NULL DEFAULT '00000000-0000-4000-8000-000000000000', "
-        "row_number BIGINT GENERATED ALWAYS AS IDENTITY, UNIQUE (import_id, row_number))",
+        "row_number BIGINT GENERATED ALWAYS AS IDENTITY)",
     )
     columns = "id, email, name, age, signup, balance, country, active"
     started = time.perf_counter()
@@ -403,7 +403,7 @@ def main() -> None:
     print(f"{'contender':<32} {'seconds':>8} {'rows/s':>10}")
     lines = [
         ("psql \\copy (PK)", copy_s),
-        ("psql \\copy (loadbay's 3 indexes)", indexed_s),
+        ("psql \\copy (loadbay's 2 indexes)", indexed_s),
         ("loadbay -> PostgreSQL", lb_pg["seconds"]),
         ("sqlite3 executemany (PK)", sqlite_s),
         ("loadbay -> SQLite", lb_sqlite["seconds"]),
