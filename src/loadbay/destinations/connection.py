@@ -80,9 +80,10 @@ class TargetConnection(ABC):
         (with ``loads_empty_tables_directly`` only)."""
         raise NotImplementedError
 
-    def append_rows(self, table: str, frame: pl.DataFrame) -> None:
-        """Append ``frame`` to the (non-temporary) ``table``, columns as named in ``frame``
-        (with ``loads_empty_tables_directly`` only)."""
+    def append_rows(self, table: str, frame: pl.DataFrame, import_id: uuid.UUID) -> None:
+        """Append ``frame`` to the (non-temporary) ``table``, columns as named in ``frame``,
+        every row's import id column set to ``import_id`` (with
+        ``loads_empty_tables_directly`` only)."""
         raise NotImplementedError
 
     def suspend_keys(self, table: str) -> list[tuple[str, str]]:

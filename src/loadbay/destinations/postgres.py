@@ -22,7 +22,13 @@ import psycopg.errors
 from loadbay.destinations.connection import TargetConnection
 from loadbay.destinations.ddl import ColumnInfo, ColumnType, Quote, TableShape, TypeMap
 from loadbay.destinations.errors import UnstorableValue
-from loadbay.destinations.frames import DATE_FORMAT, DATETIME_FORMAT, ROW_COLUMN, TIME_FORMAT
+from loadbay.destinations.frames import (
+    DATE_FORMAT,
+    DATETIME_FORMAT,
+    IMPORT_ID_COLUMN,
+    ROW_COLUMN,
+    TIME_FORMAT,
+)
 from loadbay.errors import ErrorDetail
 from loadbay.schemas.errors import shown
 
@@ -144,8 +150,8 @@ class PostgresConnection(TargetConnection):
     def lock(self, lock_key: int) -> None:
         self.run("SELECT pg_advisory_xact_lock(%s)", [lock_key])
 
-    def append_rows(self, table: str, frame: pl.DataFrame) -> None:
-        self.copy_rows(table, frame)
+    def append_rows(self, table: str, frame: pl.DataFrame, import_id: uuid.UUID) -> None:
+        self.copy_rows(table, frame.with_columns(pl.lit(str(import_id)).alias(IMPORT_ID_COLUMN)))
 
     def suspend_keys(self, table: str) -> list[tuple[str, str]]:
         # Maintaining unique indexes row by row costs more than the COPY itself; built once

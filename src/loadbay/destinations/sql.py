@@ -322,13 +322,12 @@ def _load_into_empty(
         conn.rollback()
         return None
     keys = conn.suspend_keys(table)
-    stamp = str(conn.import_id_param(import_id))
     loaded = 0
     try:
         for batch in batches:
             rows = conform(batch, schema.fields, required=required)
             try:
-                conn.append_rows(table, rows.with_columns(pl.lit(stamp).alias(IMPORT_ID_COLUMN)))
+                conn.append_rows(table, rows, import_id)
             except Exception as error:
                 # A key that stayed (SQLite cannot drop an inline primary key) refused a
                 # row: validation finds repeats first, so a race or a bug; say which rows.
