@@ -179,3 +179,14 @@ def test_a_validator_whose_keys_spill_reports_the_same_errors(
     assert errors == expected
     assert valid.equals(expected_valid)
     assert len(errors) == (60 - 23) + 1 + 2  # repeated emails; id 3; id 45e9 and u1@x
+
+
+def test_runs_find_a_whole_batch_of_keys_seen_before(tmp_path: Path) -> None:
+    """A file imported twice: every key of a batch is in a run, found a step at a time."""
+    rng = np.random.default_rng(11)
+    held = rng.integers(0, 2**63, size=30_000, dtype=np.uint64)
+    runs = KeyRuns(tmp_path)
+    runs.add(held, held ^ np.uint64(0x5555), np.arange(held.size, dtype=np.int64))
+    order = rng.permutation(held.size)
+    found = runs.find(held[order], held[order] ^ np.uint64(0x5555))
+    assert found.tolist() == order.tolist()

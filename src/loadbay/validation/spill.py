@@ -34,6 +34,7 @@ _BITS_PER_KEY: Final = 16
 _K: Final = 6  # bits a key sets in its word, 6 bits of h2 each
 NOT_FOUND: Final = np.iinfo(np.int64).max
 PAGE: Final = 512  # first hashes a fence pointer covers: one 4 kB page of the file
+_PROBES_AT_ONCE: Final = 2048  # keys looked for in one step: 2048 pages, 8 MB
 
 U64 = npt.NDArray[np.uint64]
 I64 = npt.NDArray[np.int64]
@@ -76,10 +77,14 @@ class _Run:
     def find(self, h1: U64, h2: U64, masks: U64, first: I64) -> None:
         """Set ``first`` for the keys this run holds (``masks``: their filter bits)."""
         maybe = np.flatnonzero(self.may_hold(h1, masks))
-        if maybe.size:
-            with mmap.mmap(self._fd, 24 * self.size, prot=mmap.PROT_READ) as mapped:
-                found = self._search(mapped, h1[maybe], h2[maybe])
-            first[maybe] = found
+        if not maybe.size:
+            return
+        with mmap.mmap(self._fd, 24 * self.size, prot=mmap.PROT_READ) as mapped:
+            # A few thousand keys at a time: each gathers a page of hashes (4 kB), and a
+            # batch of keys seen before (a file imported twice) would gather them all at once.
+            for start in range(0, maybe.size, _PROBES_AT_ONCE):
+                part = maybe[start : start + _PROBES_AT_ONCE]
+                first[part] = self._search(mapped, h1[part], h2[part])
 
     def _search(self, mapped: mmap.mmap, h1: U64, h2: U64) -> I64:
         """The first rows of the keys (``NOT_FOUND``: not here), from the mapped file. Views
