@@ -172,6 +172,34 @@ def test_key_repeated_across_batches_into_an_empty_table_names_both_rows(
     assert people(target_engine) == []
 
 
+def test_keys_another_table_leans_on_refuse_repeats_during_a_bulk_load(
+    destination: SqlDestination, target_engine: sa.Engine
+) -> None:
+    """A table another table's foreign key references keeps its keys during a load into it
+    while empty; the batch they refuse goes in not at all, and every repeat is named."""
+    destination.ensure_table(PEOPLE)
+    query(target_engine, "CREATE TABLE pets (owner BIGINT REFERENCES people (id))")
+    batches = [
+        batch(PEOPLE, [person(1), person(2)]),
+        batch(
+            PEOPLE, [person(3), {"id": 1, "name": "again", "email": "x@example.com"}], first_row=3
+        ),
+    ]
+    with pytest.raises(LoadConflict) as caught:
+        destination.load(PEOPLE, iter(batches), import_id=uuid.uuid4(), mode="insert")
+
+    assert caught.value.detail == (
+        'nothing was loaded into table "people": 2 row(s) have a key that exists in the table '
+        "already or repeats within the import"
+    )
+    assert [(e.row, e.column, e.message) for e in caught.value.errors] == [
+        (1, "id", 'key ("id") = (1) repeats within this import'),
+        (4, "id", 'key ("id") = (1) repeats within this import'),
+    ]
+    assert people(target_engine) == []
+    assert query(target_engine, "SELECT count(*) FROM _loadbay_loads") == [(0,)]
+
+
 def test_composite_key_conflict_reports_every_part(destination: SqlDestination) -> None:
     schema = make_schema(
         [{"name": "a", "type": "integer"}, {"name": "b", "type": "string"}], primaryKey=["a", "b"]

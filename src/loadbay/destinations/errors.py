@@ -58,14 +58,17 @@ class LoadConflict(Conflict):
     slug = "load-conflict"
     title = "Rows conflict with the target table"
 
-    def __init__(self, table: str, conflicts: list[ErrorDetail], *, cause: str = "") -> None:
+    def __init__(
+        self, table: str, conflicts: list[ErrorDetail], *, cause: BaseException | None = None
+    ) -> None:
         rows = len({c.row for c in conflicts}) or "some"
         detail = (
             f"nothing was loaded into table {shown(table)}: {rows} row(s) have a key that "
             "exists in the table already or repeats within the import"
         )
-        if not conflicts and cause:
-            detail += f" (the database reported: {cause})"
+        reported = next(iter(str(cause).splitlines()), "") if cause is not None else ""
+        if not conflicts and reported:
+            detail += f" (the database reported: {reported})"
         super().__init__(detail, errors=conflicts, table=table)
         self.table = table
 

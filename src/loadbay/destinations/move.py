@@ -53,8 +53,7 @@ class Move:
         except Exception as error:
             if not self.conn.is_unique_violation(error):
                 raise
-            cause = next(iter(str(error).splitlines()), "")
-            raise LoadConflict(self.schema.table_name, self.conflicts(mode), cause=cause) from error
+            raise LoadConflict(self.schema.table_name, self.conflicts(mode), cause=error) from error
 
     def repeats(self) -> list[ErrorDetail]:
         """Rows of ``stage`` whose keys repeat within it (the whole check when ``stage`` is

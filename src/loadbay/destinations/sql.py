@@ -48,6 +48,9 @@ __all__ = ["LoadMode", "SqlDestination"]
 
 logger = logging.getLogger("loadbay.destinations")
 
+# The key of every row in tables made before the ledger.
+_ROW_KEY = frozenset([IMPORT_ID_COLUMN, ROW_COLUMN])
+
 _CONNECTIONS: dict[str, Callable[[Any, Quote], TargetConnection]] = {
     "postgresql": PostgresConnection,
     "sqlite": SqliteConnection,
@@ -157,8 +160,8 @@ class SqlDestination:
             raise UpsertRequiresPrimaryKey(schema.name)
         started = time.perf_counter()
         with self._connect() as conn:
-            _ensure_table(conn, schema)
-            already = _loaded(conn, schema, import_id)
+            keyed_by_row = _ensure_table(conn, schema)
+            already = _loaded(conn, schema, import_id, keyed_by_row=keyed_by_row)
             if already:
                 logger.info("import %s was loaded already (%d rows)", import_id, already)
                 return already
@@ -184,7 +187,7 @@ class SqlDestination:
             conn.end_staging()
             conn.begin_write(lock_key("import", str(import_id)))
             # Another attempt of the same import may have committed while we staged.
-            already = _loaded(conn, schema, import_id)
+            already = _loaded(conn, schema, import_id, keyed_by_row=keyed_by_row)
             if already:
                 logger.info("import %s was loaded concurrently (%d rows)", import_id, already)
                 return already
@@ -250,16 +253,19 @@ def _release(conn: TargetConnection, fairy: Any) -> None:
         raise
 
 
-def _ensure_table(conn: TargetConnection, schema: TableSchema) -> None:
+def _ensure_table(conn: TargetConnection, schema: TableSchema) -> bool:
+    """Create or evolve the table; whether it is keyed by (import id, row) instead of the
+    ledger (made before the ledger: see ``_loaded``)."""
     _ensure_ledger(conn)
     table = schema.table_name
     shape = conn.describe(table)
+    keyed_by_row = shape is not None and _ROW_KEY in shape.unique_keys
     if shape is not None:
         evolution = plan_evolution(schema, shape, conn.types)
         if evolution.mismatches:
             raise TableMismatch(table, evolution.mismatches)
         if not evolution.added:
-            return
+            return keyed_by_row
     conn.begin_write(lock_key("table", table))
     # Again under the lock: another process may have created or changed the table meanwhile.
     shape = conn.describe(table)
@@ -276,6 +282,7 @@ def _ensure_table(conn: TargetConnection, schema: TableSchema) -> None:
         for field in evolution.added:
             _add_column(conn, schema, field)
     conn.commit()
+    return keyed_by_row
 
 
 def _ensure_ledger(conn: TargetConnection) -> None:
@@ -318,7 +325,8 @@ def _load_into_empty(
     table = schema.table_name
     conn.begin_write(lock_key("import", str(import_id)))
     conn.lock(lock_key("table", table))
-    if _loaded(conn, schema, import_id) or not _is_empty(conn, schema):
+    # A table keyed by (import id, row) that is empty holds no load of this import either.
+    if _loaded(conn, schema, import_id, keyed_by_row=False) or not _is_empty(conn, schema):
         conn.rollback()
         return None
     keys = conn.suspend_keys(table)
@@ -327,16 +335,16 @@ def _load_into_empty(
         for batch in batches:
             rows = conform(batch, schema.fields, required=required)
             try:
-                conn.append_rows(table, rows, import_id)
+                with conn.guard():  # all of the batch or none of it
+                    conn.append_rows(table, rows, import_id)
             except Exception as error:
-                # A key that stayed (SQLite cannot drop an inline primary key) refused a
-                # row: validation finds repeats first, so a race or a bug; say which rows.
+                # A key that stayed (SQLite's inline primary key, one another table's foreign
+                # key leans on) refused a row: validation finds repeats first, so a race or a
+                # bug; say which rows.
                 if not conn.is_unique_violation(error):
                     raise
-                cause = next(iter(str(error).splitlines()), "")
-                raise LoadConflict(
-                    table, _repeats_so_far(conn, schema, rows), cause=cause
-                ) from error
+                repeats = _repeats_so_far(conn, schema, rows)
+                raise LoadConflict(table, repeats, cause=error) from error
             loaded += batch.height
         _restore_keys(conn, schema, keys)
         _record(conn, schema, import_id, loaded)
@@ -351,8 +359,7 @@ def _repeats_so_far(
     conn: TargetConnection, schema: TableSchema, refused: pl.DataFrame
 ) -> list[ErrorDetail]:
     """The repeated keys among the rows a direct load into an empty table has read: those in
-    the table (all this import's) and the batch the table refused (``append_rows`` adds all
-    of a batch or none of it)."""
+    the table (all this import's) and the batch the table refused (none of which went in)."""
     stage = conn.create_temp_table(schema.fields)
     conn.copy_rows(stage, refused)
     columns = ", ".join(map(conn.quote, [*schema.field_names, ROW_COLUMN]))
@@ -377,12 +384,15 @@ def _restore_keys(conn: TargetConnection, schema: TableSchema, keys: list[tuple[
         # say which rows, while they are in the (uncommitted) table.
         if not conn.is_unique_violation(error):
             raise
-        cause = next(iter(str(error).splitlines()), "")
-        raise LoadConflict(table, Move(conn, schema, table).repeats(), cause=cause) from error
+        raise LoadConflict(table, Move(conn, schema, table).repeats(), cause=error) from error
 
 
-def _loaded(conn: TargetConnection, schema: TableSchema, import_id: uuid.UUID) -> int:
-    """The rows the import's load committed, by the ledger; 0 when it has not committed."""
+def _loaded(
+    conn: TargetConnection, schema: TableSchema, import_id: uuid.UUID, *, keyed_by_row: bool
+) -> int:
+    """The rows the import's load committed, by the ledger; 0 when it has not committed. In
+    a table made before the ledger (``keyed_by_row``) its UNIQUE (import id, row) index finds
+    the import's rows."""
     q = conn.quote
     recorded = conn.fetch(
         f"SELECT row_count FROM {q(LEDGER_TABLE)} WHERE import_id = {conn.placeholder}",
@@ -390,11 +400,7 @@ def _loaded(conn: TargetConnection, schema: TableSchema, import_id: uuid.UUID) -
     )
     if recorded:
         return int(recorded[0][0])
-    # A table made before the ledger: its UNIQUE (import id, row) index finds the import.
-    shape = conn.describe(schema.table_name)
-    if shape is not None and frozenset([IMPORT_ID_COLUMN, ROW_COLUMN]) in shape.unique_keys:
-        return _count(conn, schema, import_id)
-    return 0
+    return _count(conn, schema, import_id) if keyed_by_row else 0
 
 
 def _record(conn: TargetConnection, schema: TableSchema, import_id: uuid.UUID, rows: int) -> None:

@@ -23,8 +23,8 @@ import math
 import re
 import sqlite3
 import uuid
-from collections.abc import Sequence
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import polars as pl
@@ -164,16 +164,7 @@ class SqliteConnection(TargetConnection):
         """Nothing to do: the write transaction excludes every other writer already."""
 
     def append_rows(self, table: str, frame: pl.DataFrame, import_id: uuid.UUID) -> None:
-        # All of the batch or none of it: executemany is a statement per row, and a refused
-        # row would leave those before it in the table.
-        self.run("SAVEPOINT loadbay_append")
-        try:
-            self._insert(f"main.{self.quote(table)}", frame, import_id)
-        except BaseException:
-            self.run("ROLLBACK TO loadbay_append")
-            raise
-        finally:
-            self.run("RELEASE loadbay_append")
+        self._insert(f"main.{self.quote(table)}", frame, import_id)
 
     def suspend_keys(self, table: str) -> list[tuple[str, str]]:
         # In the write transaction: readers keep seeing the indexes until it commits.
@@ -188,9 +179,18 @@ class SqliteConnection(TargetConnection):
         for _, sql in keys:  # SQLite's own text of each CREATE UNIQUE INDEX
             self.run(sql)
 
-    def guard(self) -> AbstractContextManager[Any]:
-        # A failed statement undoes only itself; the transaction goes on.
-        return nullcontext()
+    @contextmanager
+    def guard(self) -> Iterator[None]:
+        # A savepoint, as on PostgreSQL: a failed statement undoes only itself, but an
+        # executemany is a statement per row and would leave the rows before the failure.
+        self.run("SAVEPOINT loadbay_guard")
+        try:
+            yield
+        except BaseException:
+            self.run("ROLLBACK TO loadbay_guard")
+            raise
+        finally:
+            self.run("RELEASE loadbay_guard")
 
     def is_unique_violation(self, error: BaseException) -> bool:
         return isinstance(error, sqlite3.IntegrityError) and error.sqlite_errorname in {

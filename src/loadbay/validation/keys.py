@@ -12,7 +12,7 @@ of two indexes:
   values, so a hash collision can never make a false duplicate.
 
 Memory stays bounded whatever the number of keys: once the hash index holds ``memory_keys``
-keys (or a dense index would need more than four slots a key of that), its keys move to a
+keys (or a dense index would need more than two slots a key of that), its keys move to a
 sorted run on disk behind a Bloom filter (``validation.spill``) and the index starts empty;
 keys a batch does not find in memory are then looked for in the runs. On disk a key is two
 independent 64-bit hashes: a false duplicate there needs both to collide at once (about one

@@ -122,9 +122,6 @@ class KeyRuns:
         self._directory = directory
         self._runs: list[_Run] = []
 
-    def __len__(self) -> int:
-        return sum(run.size for run in self._runs)
-
     def __bool__(self) -> bool:
         return bool(self._runs)
 
