@@ -1,7 +1,7 @@
 """File import end to end: a completed upload of a 1M-row CSV to committed rows, against
 ``psql \\copy``, pandas and a bare ``sqlite3`` loop on the same file in the same run.
 
-    .venv/bin/python bench/import_file.py [--rows 1000000] [--rows-10m] [--cache DIR]
+    .venv/bin/python bench/import_file.py [--rows 1000000] [--rounds 3] [--rows-10m] [--cache DIR]
 
 The CSV (cached in ``--cache``, default ``$TMPDIR/loadbay-bench``) has 8 columns: id, email,
 name (with commas and quotes, so quoted), age, ISO date, decimal balance, country code,
@@ -12,13 +12,18 @@ jobs (``pipeline.analyse``, then ``validate``, which with ``auto_commit`` loads 
 it validates them, in one pass) run in turn with all rules of the schema on (id integer
 primary key; email format email, required, unique; name required, maxLength; age min/max;
 date; number; enum; boolean). The child reports its wall time, per job, and its peak RSS
-(``ru_maxrss``), so nothing of this parent is counted.
+(``VmHWM``), so nothing of this parent is counted.
 
 Anchors, timed in the same run:
 - ``psql \\copy`` of the file into a fresh typed table with a primary key (PostgreSQL);
 - ``pandas.read_csv`` then ``DataFrame.to_sql(chunksize=10000)`` through SQLAlchemy (psycopg);
 - Python's ``csv`` module feeding ``sqlite3`` ``executemany`` in one transaction into a fresh
   typed SQLite table with a primary key (text cells; SQLite's affinity makes them typed).
+
+Each round runs every contender once (pandas, slow and far behind, runs once after them);
+the figures are the medians of the rounds, since one run on a shared machine can be 30%
+off. Every PostgreSQL contender starts into a fresh table after a CHECKPOINT, so that none
+pays for the WAL written by the one before it.
 
 Goals: loadbay-PG / psql-copy <= 1.5; loadbay-SQLite / sqlite3-executemany <= 1.5; peak RSS
 < 400 MB, and for a 10M-row file (``--rows-10m``, minutes) within 20% of the 1M figure.
@@ -37,6 +42,7 @@ import json
 import os
 import resource
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -216,11 +222,22 @@ def child(target: str, csv_path: Path, work: Path, pg_base: str) -> None:
                 "state": final.state,
                 "rows_loaded": final.rows_loaded,
                 "failure": final.failure,
-                # Linux reports ru_maxrss in KiB.
-                "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                "peak_rss_mb": peak_rss_mb(),
+                "ru_maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
             }
         )
     )
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident set since it exec'd: ``VmHWM``. Not ``ru_maxrss``, which
+    Linux carries over an exec from the process image before it, and a child spawned by
+    ``subprocess`` (vfork) shares the parent's memory until its exec: ``ru_maxrss`` then
+    reports the parent's peak (2 GB after the parent generated the 10M-row file)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024  # kB
+    raise SystemExit("no VmHWM in /proc/self/status: peak RSS needs Linux")
 
 
 # --- anchors -------------------------------------------------------------------------------
@@ -337,6 +354,35 @@ def time_sqlite(csv_path: Path, work: Path) -> float:
 # --- report --------------------------------------------------------------------------------
 
 
+def one_round(path: Path, work: Path, pg_base: str, rows: int) -> dict[str, Any]:
+    """Every contender once. Each PostgreSQL contender starts after a CHECKPOINT and into a
+    fresh table, so none pays for the WAL another one wrote."""
+    reset_target(pg_base)
+    copy_s = time_psql_copy(path, pg_base)
+    reset_target(pg_base)
+    indexed_s = time_psql_copy_indexed(path, pg_base)
+    reset_target(pg_base)
+    lb_pg = run_loadbay(path, "pg", work / f"pg-{uuid.uuid4().hex[:8]}", pg_base)
+    print(loadbay_line("PG", lb_pg, rows), flush=True)
+    sqlite_s = time_sqlite(path, work)
+    lb_sqlite = run_loadbay(path, "sqlite", work / f"sqlite-{uuid.uuid4().hex[:8]}", pg_base)
+    print(loadbay_line("SQLite", lb_sqlite, rows), flush=True)
+    return {
+        "copy": copy_s,
+        "indexed": indexed_s,
+        "pg": lb_pg,
+        "sqlite": sqlite_s,
+        "lite": lb_sqlite,
+    }
+
+
+def reset_target(pg_base: str) -> None:
+    """loadbay's target table and ledger dropped (each run loads into an empty table, as
+    the first import of a file does), then a CHECKPOINT (superuser or pg_checkpoint)."""
+    psql(pg_base, DATABASE, "-c", f"DROP TABLE IF EXISTS {SCHEMA_NAME}, _loadbay_loads")
+    psql(pg_base, DATABASE, "-c", "CHECKPOINT")
+
+
 def loadbay_line(name: str, report: dict[str, Any], rows: int) -> str:
     if report["state"] != "completed" or report["rows_loaded"] != rows:
         raise SystemExit(f"loadbay {name} did not load every row: {report}")
@@ -358,6 +404,9 @@ def main() -> None:
     parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "loadbay-bench")
     parser.add_argument("--skip-pandas", action="store_true", help="leave out the slow anchor")
     parser.add_argument(
+        "--rounds", type=int, default=3, help="runs of each contender, medians reported"
+    )
+    parser.add_argument(
         "--pg",
         default=os.environ.get("LOADBAY_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432"),
     )
@@ -377,29 +426,38 @@ def main() -> None:
         flush=True,
     )
     prepare_database(args.pg)
+    rounds: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(dir=args.cache) as scratch:
         work = Path(scratch)
-        copy_s = time_psql_copy(path, args.pg)
-        indexed_s = time_psql_copy_indexed(path, args.pg)
-        lb_pg = run_loadbay(path, "pg", work / f"pg-{uuid.uuid4().hex[:8]}", args.pg)
-        print(loadbay_line("PG", lb_pg, args.rows), flush=True)
-        sqlite_s = time_sqlite(path, work)
-        lb_sqlite = run_loadbay(path, "sqlite", work / f"sqlite-{uuid.uuid4().hex[:8]}", args.pg)
-        print(loadbay_line("SQLite", lb_sqlite, args.rows), flush=True)
+        for number in range(1, args.rounds + 1):
+            print(f"round {number} of {args.rounds}", flush=True)
+            rounds.append(one_round(path, work, args.pg, args.rows))
         pandas_s = None if args.skip_pandas else time_pandas(path, args.pg)
         big: dict[str, Any] | None = None
         if args.rows_10m:
             big_rows = 10 * args.rows
             big_path = csv_file(args.cache, big_rows)
-            psql(args.pg, DATABASE, "-c", f"DROP TABLE IF EXISTS {SCHEMA_NAME}")
+            reset_target(args.pg)
             big = run_loadbay(big_path, "pg", work / "pg-10m", args.pg)
             print(loadbay_line(f"PG {big_rows:,} rows", big, big_rows), flush=True)
-    psql(args.pg, DATABASE, "-c", f"DROP TABLE IF EXISTS {SCHEMA_NAME}")
+    reset_target(args.pg)
 
+    copy_s = statistics.median(r["copy"] for r in rounds)
+    indexed_s = statistics.median(r["indexed"] for r in rounds)
+    sqlite_s = statistics.median(r["sqlite"] for r in rounds)
+    lb_pg = {
+        "seconds": statistics.median(r["pg"]["seconds"] for r in rounds),
+        "peak_rss_mb": max(r["pg"]["peak_rss_mb"] for r in rounds),
+    }
+    lb_sqlite = {
+        "seconds": statistics.median(r["lite"]["seconds"] for r in rounds),
+        "peak_rss_mb": max(r["lite"]["peak_rss_mb"] for r in rounds),
+    }
     pg_ratio = lb_pg["seconds"] / copy_s
     sqlite_ratio = lb_sqlite["seconds"] / sqlite_s
     peak = max(lb_pg["peak_rss_mb"], lb_sqlite["peak_rss_mb"])
     print(f"load average {os.getloadavg()[0]:.2f} at the end")
+    print(f"medians of {args.rounds} round(s); peak RSS the highest of them")
     print(f"{'contender':<32} {'seconds':>8} {'rows/s':>10}")
     lines = [
         ("psql \\copy (PK)", copy_s),

@@ -5,7 +5,7 @@ from importlib.metadata import version
 
 # polars allocates through its own jemalloc (symbols prefixed _rjem_), configured from this
 # variable when polars is first imported, which in a loadbay process comes after this line.
-# A commit validates in one thread while another writes (imports/prefetch.py), and with
+# A load validates in one thread while another writes (loadbay/prefetch.py), and with
 # jemalloc's default of 4 arenas per CPU the memory one thread frees is seldom reused by the
 # other: peak RSS for a 3M-row file was 713 MB, against 529 MB with the two steps in one
 # thread. Two arenas give 533 MB at no cost in speed (docs/benchmarks.md, "File import"). A value

@@ -12,6 +12,7 @@ import polars as pl
 import pytest
 import sqlalchemy as sa
 
+from loadbay.db import create_engine
 from loadbay.destinations.errors import LoadConflict, UpsertRequiresPrimaryKey
 from loadbay.destinations.sql import SqlDestination
 from loadbay.destinations.sqlite import LOAD_CACHE_KIB, WRITE_WAIT_MS, SqliteConnection
@@ -533,3 +534,55 @@ def test_a_table_made_before_the_ledger_still_knows_its_loads(
     )
     assert destination.load(PEOPLE, never_read(), import_id=import_id, mode="insert") == 2
     assert destination.count_rows(PEOPLE) == 2
+
+
+def import_id_default(engine: sa.Engine) -> list[tuple[Any, ...]]:
+    """The default of the import id column of ``people``, as the database reports it."""
+    columns = sa.inspect(engine).get_columns("people")
+    return [(c["default"],) for c in columns if c["name"] == "_loadbay_import_id"]
+
+
+def test_a_direct_load_gives_every_row_its_import_id_and_leaves_no_default(
+    destination: SqlDestination, target_engine: sa.Engine
+) -> None:
+    """Into an empty table the rows go straight in (PostgreSQL sets the import id as the
+    column's default for the load's transaction): every row carries the id, the column
+    has no default afterwards, and a load that fails half-way leaves neither rows nor a
+    default."""
+
+    def failing() -> Iterator[pl.DataFrame]:
+        yield batch(PEOPLE, [person(1), person(2)])
+        raise Cancelled
+
+    destination.ensure_table(PEOPLE)
+    with pytest.raises(Cancelled):
+        destination.load(PEOPLE, failing(), import_id=uuid.uuid4(), mode="insert")
+    assert destination.count_rows(PEOPLE) == 0
+    assert import_id_default(target_engine) == [(None,)]
+
+    import_id = uuid.uuid4()
+    batches = [batch(PEOPLE, [person(1), person(2)]), batch(PEOPLE, [person(3)], first_row=3)]
+    assert destination.load(PEOPLE, batches, import_id=import_id, mode="insert") == 3
+    stored = query(target_engine, "SELECT DISTINCT _loadbay_import_id FROM people")
+    assert [str(i) for (i,) in stored] == [str(import_id)]
+    assert destination.count_rows(PEOPLE, import_id=import_id) == 3
+    assert import_id_default(target_engine) == [(None,)]
+
+
+@pytest.mark.postgres
+def test_an_import_id_column_with_a_default_of_its_own_keeps_it(postgres_schema_url: str) -> None:
+    """Someone gave the import id column a default: a direct load writes its own id into
+    every row instead, and the default stays as it was."""
+    engine = create_engine(postgres_schema_url)
+    try:
+        destination = SqlDestination(engine)
+        destination.ensure_table(PEOPLE)
+        theirs = uuid.uuid4()
+        query(engine, f"ALTER TABLE people ALTER COLUMN _loadbay_import_id SET DEFAULT '{theirs}'")
+        ours = uuid.uuid4()
+        assert load(destination, [person(1), person(2)], import_id=ours) == 2
+        stored = query(engine, "SELECT DISTINCT _loadbay_import_id FROM people")
+        assert [str(i) for (i,) in stored] == [str(ours)]
+        assert import_id_default(engine) == [(f"'{theirs}'::uuid",)]
+    finally:
+        engine.dispose()

@@ -22,6 +22,18 @@ from loadbay.schemas.model import SchemaField
 STAGE_PREFIX = "_loadbay_stage_"
 
 
+class RowWriter(ABC):
+    """Batches into one table. ``encode`` turns a batch into what ``write`` sends and touches
+    no connection, so that another thread can encode the next batch while the connection
+    writes this one (``SqlDestination`` encodes in the thread that produces the batches)."""
+
+    @abstractmethod
+    def encode(self, frame: pl.DataFrame) -> Any: ...
+
+    @abstractmethod
+    def write(self, encoded: Any) -> None: ...
+
+
 class TargetConnection(ABC):
     """A target connection in manual transaction mode.
 
@@ -80,11 +92,14 @@ class TargetConnection(ABC):
         (with ``loads_empty_tables_directly`` only)."""
         raise NotImplementedError
 
-    def append_rows(self, table: str, frame: pl.DataFrame, import_id: uuid.UUID) -> None:
-        """Append ``frame`` to the (non-temporary) ``table``, columns as named in ``frame``,
-        every row's import id column set to ``import_id`` (with
-        ``loads_empty_tables_directly`` only)."""
-        raise NotImplementedError
+    @abstractmethod
+    def writer(
+        self, table: str, import_id: uuid.UUID | None = None
+    ) -> AbstractContextManager[RowWriter]:
+        """A writer of rows into ``table`` (a temp table of ``create_temp_table``, or, with
+        ``import_id``, the target table of a direct load, every row's import id column set
+        to it), from frames whose columns are named as the table's. Used inside the write
+        transaction; a writer left by an exception needs that transaction rolled back."""
 
     def suspend_keys(self, table: str) -> list[tuple[str, str]]:
         """Drop the table's key constraints for a bulk load into it while it is empty, and
@@ -109,9 +124,10 @@ class TargetConnection(ABC):
     @abstractmethod
     def temp_table_sql(self, quoted_name: str, columns_sql: str) -> str: ...
 
-    @abstractmethod
     def copy_rows(self, table: str, frame: pl.DataFrame) -> None:
-        """Append ``frame`` to ``table``, whose columns are ``frame``'s in the same order."""
+        """Append ``frame`` to the temp ``table``, whose columns are ``frame``'s."""
+        with self.writer(table) as writer:
+            writer.write(writer.encode(frame))
 
     def create_temp_table(self, fields: Sequence[SchemaField]) -> str:
         """A fresh staging table for ``fields`` plus the source row number; returns its name."""

@@ -17,13 +17,13 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import AbstractContextManager, closing, contextmanager, suppress
 from typing import Any, get_args
 
 import polars as pl
 from sqlalchemy.engine import Engine
 
-from loadbay.destinations.connection import TargetConnection, lock_key
+from loadbay.destinations.connection import RowWriter, TargetConnection, lock_key
 from loadbay.destinations.ddl import (
     LEDGER_TABLE,
     Quote,
@@ -41,6 +41,7 @@ from loadbay.destinations.move import LoadMode, Move
 from loadbay.destinations.postgres import PostgresConnection
 from loadbay.destinations.sqlite import SqliteConnection
 from loadbay.errors import ErrorDetail
+from loadbay.prefetch import prefetch
 from loadbay.schemas.model import SchemaField, TableSchema
 from loadbay.schemas.names import fold_identifier, identifier_problems
 
@@ -152,6 +153,9 @@ class SqlDestination:
         If rows of ``import_id`` are in the table already, nothing is loaded and the number
         of those rows is returned; ``batches`` is then not read. Any exception, including one
         raised by ``batches``, leaves the table as it was.
+
+        ``batches`` is iterated in a thread of its own, a batch ahead of the writes (see
+        ``_encoded``), and that thread has ended when this returns or raises.
         """
         _check_names(schema)
         if mode not in get_args(LoadMode):
@@ -165,10 +169,9 @@ class SqlDestination:
             if already:
                 logger.info("import %s was loaded already (%d rows)", import_id, already)
                 return already
-            required = [name for name in schema.field_names if schema.is_required(name)]
             direct = self._bulk_load_empty and conn.loads_empty_tables_directly
             if mode == "insert" and direct and _is_empty(conn, schema):
-                loaded = _load_into_empty(conn, schema, batches, import_id, required)
+                loaded = _load_into_empty(conn, schema, batches, import_id)
                 if loaded is not None:
                     logger.info(
                         "loaded %d rows into empty %r for import %s in %.2f s (direct)",
@@ -181,9 +184,10 @@ class SqlDestination:
             conn.begin_staging()
             stage = conn.create_temp_table(schema.fields)
             staged = 0
-            for batch in batches:
-                conn.copy_rows(stage, conform(batch, schema.fields, required=required))
-                staged += batch.height
+            with conn.writer(stage) as writer, _encoded(writer, schema, batches) as encoded:
+                for rows, data in encoded:
+                    writer.write(data)
+                    staged += rows.height
             conn.end_staging()
             conn.begin_write(lock_key("import", str(import_id)))
             # Another attempt of the same import may have committed while we staged.
@@ -307,12 +311,27 @@ def _is_empty(conn: TargetConnection, schema: TableSchema) -> bool:
     return not conn.fetch(f"SELECT 1 FROM {conn.quote(schema.table_name)} LIMIT 1")
 
 
+def _encoded(
+    writer: RowWriter, schema: TableSchema, batches: Iterable[pl.DataFrame]
+) -> AbstractContextManager[Iterator[tuple[pl.DataFrame, Any]]]:
+    """Each batch conformed and encoded for ``writer``, in a thread that runs a batch ahead
+    of the writes (and, with them, the reading and validating that produce ``batches``):
+    the database takes one batch while the next is made. Started only when iterated."""
+    required = [name for name in schema.field_names if schema.is_required(name)]
+
+    def encode() -> Iterator[tuple[pl.DataFrame, Any]]:
+        for batch in batches:
+            rows = conform(batch, schema.fields, required=required)
+            yield rows, writer.encode(rows)
+
+    return closing(prefetch(encode()))
+
+
 def _load_into_empty(
     conn: TargetConnection,
     schema: TableSchema,
     batches: Iterable[pl.DataFrame],
     import_id: uuid.UUID,
-    required: list[str],
 ) -> int | None:
     """The bulk path for an insert into an empty table: rows go straight into it, in the
     write transaction (no staging copy, no second move), with the key constraints it can
@@ -332,20 +351,20 @@ def _load_into_empty(
     keys = conn.suspend_keys(table)
     loaded = 0
     try:
-        for batch in batches:
-            rows = conform(batch, schema.fields, required=required)
-            try:
-                with conn.guard():  # all of the batch or none of it
-                    conn.append_rows(table, rows, import_id)
-            except Exception as error:
-                # A key that stayed (SQLite's inline primary key, one another table's foreign
-                # key leans on) refused a row: validation finds repeats first, so a race or a
-                # bug; say which rows.
-                if not conn.is_unique_violation(error):
-                    raise
-                repeats = _repeats_so_far(conn, schema, rows)
-                raise LoadConflict(table, repeats, cause=error) from error
-            loaded += batch.height
+        with conn.writer(table, import_id) as writer, _encoded(writer, schema, batches) as encoded:
+            for rows, data in encoded:
+                try:
+                    with conn.guard():  # all of the batch or none of it
+                        writer.write(data)
+                except Exception as error:
+                    # A key that stayed (SQLite's inline primary key, one another table's
+                    # foreign key leans on) refused a row: validation finds repeats first, so
+                    # a race or a bug; say which rows.
+                    if not conn.is_unique_violation(error):
+                        raise
+                    repeats = _repeats_so_far(conn, schema, rows)
+                    raise LoadConflict(table, repeats, cause=error) from error
+                loaded += rows.height
         _restore_keys(conn, schema, keys)
         _record(conn, schema, import_id, loaded)
     except BaseException:

@@ -11,7 +11,7 @@ from loadbay.formats import delimited, excel, jsonfile, parquet
 from loadbay.formats.model import Detected, SourceBatch
 
 # Rows a batch holds. A commit has up to three batches alive at once (one being validated,
-# one waiting, one being written: ``imports.prefetch``), and each costs several times its
+# one waiting, one being written: ``loadbay.prefetch``), and each costs several times its
 # text while validated; 50,000 rows kept the 1M-row benchmark's peak under 400 MB where
 # 100,000 took it to 445 MB, at no measurable cost in speed.
 DEFAULT_BATCH_ROWS = 50_000

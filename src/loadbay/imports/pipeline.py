@@ -45,7 +45,6 @@ from loadbay.imports.files import (
 )
 from loadbay.imports.models import ImportError_, ImportPatch, ImportRecord, ImportRow
 from loadbay.imports.options import ImportOptions
-from loadbay.imports.prefetch import prefetch
 from loadbay.imports.progress import ProgressMeter
 from loadbay.imports.service import (
     fail_import,
@@ -304,10 +303,9 @@ def _load_while_validating(
         ended = True
 
     try:
-        # Closed on the way out, whatever happens: the producer thread has stopped before
-        # the import's end is written.
-        with contextlib.closing(prefetch(valid_rows())) as rows:
-            loaded = destination.load(schema, rows, import_id=run.record.id, mode=options.mode)
+        # The destination reads valid_rows() in a thread of its own, stopped before load()
+        # returns or raises: before the import's end is written.
+        loaded = destination.load(schema, valid_rows(), import_id=run.record.id, mode=options.mode)
     except _StopLoading:
         return None
     return loaded if ended else None
@@ -512,13 +510,12 @@ def commit(context: AppContext, import_id: uuid.UUID, control: JobControl) -> No
     try:
         loaded = 0
         if schema.writes_table:
-            with contextlib.closing(prefetch(valid_batches(validator))) as rows:
-                loaded = destination.load(
-                    schema,
-                    rows,
-                    import_id=import_id,
-                    mode=record.mode,  # type: ignore[arg-type]  # checked at commit request
-                )
+            loaded = destination.load(
+                schema,
+                valid_batches(validator),
+                import_id=import_id,
+                mode=record.mode,  # type: ignore[arg-type]  # checked at commit request
+            )
         if schema.x_loadbay.destination is not None:
             if schema.writes_table:
                 # A second pass over the file: the first validator has seen every key once.

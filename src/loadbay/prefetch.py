@@ -1,9 +1,9 @@
 """Run a batch producer one step ahead of its consumer, in a thread of its own.
 
-A commit reads and validates the next batch (polars, which releases the GIL) while the
-destination writes the current one (a COPY on the socket or SQLite's ``executemany``, which
-release it too), so the two halves of the data path overlap on two cores instead of taking
-turns. At most ``depth`` batches wait between them, so memory stays bounded.
+A load reads, validates and encodes the next batch (polars, which releases the GIL) while the
+SQL destination writes the current one (a COPY on the socket or SQLite's ``executemany``,
+which release it too), so the two halves of the data path overlap on two cores instead of
+taking turns. At most ``depth`` batches wait between them, so memory stays bounded.
 
 Whatever the producer raises is raised in the consumer, at the point where the batch would
 have come; a consumer that stops early (an exception of its own, ``close``) stops the

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from loadbay.imports.prefetch import prefetch
+from loadbay.prefetch import prefetch
 
 
 class Boom(Exception):
