@@ -181,7 +181,7 @@ def test_a_validator_whose_keys_spill_reports_the_same_errors(
 
 
 def test_runs_find_a_whole_batch_of_keys_seen_before(tmp_path: Path) -> None:
-    """A file imported twice: every key of a batch is in a run, found a step at a time."""
+    """A file imported twice: every key of a batch is in a run, and found there."""
     rng = np.random.default_rng(11)
     held = rng.integers(0, 2**63, size=30_000, dtype=np.uint64)
     runs = KeyRuns(tmp_path)

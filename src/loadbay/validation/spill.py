@@ -1,21 +1,21 @@
 """Keys moved out of memory: sorted runs in temporary files, each behind a Bloom filter.
 
 A run holds the keys a ``KeyTracker`` kept in memory until there were too many: for each
-key two independent 64-bit hashes and the row it was first seen in, sorted by the hashes, in
-an unlinked temporary file (nothing is left behind, even by a killed process). In memory a
-run keeps only its Bloom filter and fence pointers, about 2 bytes a key, so the memory ten
-million keys need is close to that of one million.
+key two independent 64-bit hashes and the row it was first seen in, sorted by the first
+hash, in an unlinked temporary file (nothing is left behind, even by a killed process). In
+memory a run keeps only its Bloom filter, 2 bytes a key, so the memory ten million keys need
+is close to that of one million.
 
 A lookup asks each run's Bloom filter first: nearly every new key is answered there, with no
 I/O. The few keys a filter may hold are looked for in the run's file, mapped for the
-duration of the lookup only (the pages it touched do not stay in the process), and match on
-both hashes. Two different keys match only if both of their 64-bit
-hashes collide at once: about n²/2¹²⁹ for n keys, one chance in 10²⁴ for ten million.
+duration of the lookup only (the pages it touched do not stay in the process), by a binary
+search of its first hashes, and match on both hashes. Two different keys match only if both
+of their 64-bit hashes collide at once: about n²/2¹²⁹ for n keys, one chance in 10²⁴ for ten
+million.
 
 The filter is *blocked*: each key sets ``K`` bits of a single 64-bit word, so a look-up is
 one gather; with 16 bits a key, about one key in 250 absent from a run still reaches its
-file. There, fence pointers (the first hash of every page of the file) name the one page
-the key can be in.
+file.
 """
 
 from __future__ import annotations
@@ -33,8 +33,6 @@ import numpy.typing as npt
 _BITS_PER_KEY: Final = 16
 _K: Final = 6  # bits a key sets in its word, 6 bits of h2 each
 NOT_FOUND: Final = np.iinfo(np.int64).max
-PAGE: Final = 512  # first hashes a fence pointer covers: one 4 kB page of the file
-_PROBES_AT_ONCE: Final = 2048  # keys looked for in one step: 2048 pages, 8 MB
 
 U64 = npt.NDArray[np.uint64]
 I64 = npt.NDArray[np.int64]
@@ -50,10 +48,12 @@ def _masks(h2: U64) -> U64:
 
 class _Run:
     """One file: the keys' first hashes, then their second hashes, then their first rows,
-    all in the order of (first hash, second hash)."""
+    all in the order of the first hashes."""
 
     def __init__(self, h1: U64, h2: U64, first: I64, directory: Path | None) -> None:
-        order = np.lexsort((h2, h1))
+        # Keys sharing a first hash (a 64-bit collision) need no order among themselves: the
+        # search walks them all. A plain argsort takes a tenth of a lexsort of both hashes.
+        order = np.argsort(h1)
         self.size = int(h1.shape[0])
         # Unlinked at once, so even a killed process leaves nothing; closed with the run.
         fd, path = tempfile.mkstemp(dir=directory, prefix="loadbay-keys-")
@@ -64,7 +64,6 @@ class _Run:
             data = column[order].data.cast("B")
             while data:
                 data = data[os.write(fd, data) :]
-        self._fences = h1[order[::PAGE]]
         self._words = np.uint64(max(1, self.size * _BITS_PER_KEY // 64))
         self._filter = np.zeros(int(self._words), dtype=np.uint64)
         np.bitwise_or.at(self._filter, (h1 % self._words).astype(np.intp), _masks(h2))
@@ -74,17 +73,20 @@ class _Run:
         words = self._filter[(h1 % self._words).astype(np.intp)]
         return np.asarray((words & masks) == masks)
 
-    def find(self, h1: U64, h2: U64, masks: U64, first: I64) -> None:
-        """Set ``first`` for the keys this run holds (``masks``: their filter bits)."""
+    def find(self, h1: U64, h2: U64, masks: U64) -> I64 | None:
+        """The first rows of the keys this run holds, ``NOT_FOUND`` for the others (``masks``:
+        their filter bits); None when it holds none of them, mostly known from the filter."""
         maybe = np.flatnonzero(self.may_hold(h1, masks))
         if not maybe.size:
-            return
+            return None
         with mmap.mmap(self._fd, 24 * self.size, prot=mmap.PROT_READ) as mapped:
-            # A few thousand keys at a time: each gathers a page of hashes (4 kB), and a
-            # batch of keys seen before (a file imported twice) would gather them all at once.
-            for start in range(0, maybe.size, _PROBES_AT_ONCE):
-                part = maybe[start : start + _PROBES_AT_ONCE]
-                first[part] = self._search(mapped, h1[part], h2[part])
+            searched = self._search(mapped, h1[maybe], h2[maybe])
+        hit = searched != NOT_FOUND
+        if not hit.any():
+            return None
+        found = np.full(h1.shape, NOT_FOUND, dtype=np.int64)
+        found[maybe[hit]] = searched[hit]
+        return found
 
     def _search(self, mapped: mmap.mmap, h1: U64, h2: U64) -> I64:
         """The first rows of the keys (``NOT_FOUND``: not here), from the mapped file. Views
@@ -92,12 +94,9 @@ class _Run:
         n = self.size
         hashes = np.frombuffer(mapped, dtype=np.uint64, count=2 * n)
         firsts = np.frombuffer(mapped, dtype=np.int64, count=n, offset=16 * n)
-        # The page of first hashes each key would start in (the last fence below its hash),
-        # then its place in that page: one page of the file read a key.
-        page = np.maximum(np.searchsorted(self._fences, h1, side="left") - 1, 0)
-        slots = page[:, None] * PAGE + np.arange(PAGE)
-        pages = np.where(slots < n, hashes[np.minimum(slots, n - 1)], np.iinfo(np.uint64).max)
-        at = page * PAGE + (pages < h1[:, None]).sum(axis=1)
+        # A binary search a key: the pages near the top of the search are shared by all of
+        # them, and its last steps stay within one page.
+        at = np.searchsorted(hashes[:n], h1, side="left")
         found = np.full(h1.shape, NOT_FOUND, dtype=np.int64)
         here = np.minimum(at, n - 1)
         same = (at < n) & (hashes[here] == h1)
@@ -134,12 +133,16 @@ class KeyRuns:
         """The first row of each key, ``NOT_FOUND`` for a key no run holds."""
         first = np.full(h1.shape, NOT_FOUND, dtype=np.int64)
         masks = _masks(h2)
-        unknown = np.arange(h1.size)
+        positions = np.arange(h1.size)
         for run in self._runs:
-            found = np.full(unknown.shape, NOT_FOUND, dtype=np.int64)
-            run.find(h1[unknown], h2[unknown], masks[unknown], found)
-            first[unknown] = found
-            unknown = unknown[found == NOT_FOUND]
-            if not unknown.size:
+            found = run.find(h1, h2, masks)
+            if found is None:  # the usual answer: the keys still unknown stay as they are
+                continue
+            hit = found != NOT_FOUND
+            first[positions[hit]] = found[hit]
+            # Every key is in one run at most: those found are asked no further.
+            rest = ~hit
+            positions, h1, h2, masks = positions[rest], h1[rest], h2[rest], masks[rest]
+            if not positions.size:
                 break
         return first
