@@ -586,3 +586,28 @@ def test_an_import_id_column_with_a_default_of_its_own_keeps_it(postgres_schema_
         assert import_id_default(engine) == [(f"'{theirs}'::uuid",)]
     finally:
         engine.dispose()
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(("ids", "kept"), [([1, 2, 5, 9], {"people_pkey"}), ([9, 5, 2, 1], set())])
+def test_ascending_integer_keys_stay_through_a_direct_load(
+    postgres_schema_url: str, ids: list[int], kept: set[str]
+) -> None:
+    """A key of integers that arrive in ascending order stays during the load (PostgreSQL
+    appends to it); the other keys are dropped and built again. Either way every key is
+    there afterwards and holds."""
+    engine = create_engine(postgres_schema_url)
+    try:
+        destination = SqlDestination(engine)
+        destination.ensure_table(PEOPLE)
+        constraints = "SELECT conname, oid FROM pg_constraint WHERE conrelid = 'people'::regclass"
+        before = dict(query(engine, constraints))
+        assert len(before) == 2  # the primary key, the unique email
+        assert load(destination, [person(i) for i in ids]) == len(ids)
+        after = dict(query(engine, constraints))
+        assert after.keys() == before.keys()
+        assert {name for name, oid in after.items() if before[name] == oid} == kept
+        with pytest.raises(LoadConflict):
+            load(destination, [{"id": 1, "name": "again", "email": "new@example.com"}])
+    finally:
+        engine.dispose()

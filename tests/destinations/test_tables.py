@@ -40,7 +40,7 @@ EXPECTED_COLUMNS = {
         ("_loadbay_row", "bigint", True),
     ],
     "sqlite": [
-        ("id", "BIGINT", True),
+        ("id", "INTEGER", True),  # a primary key of one integer: the rowid itself
         ("name", "TEXT", True),
         ("email", "TEXT", False),
         ("score", "REAL", False),
@@ -73,6 +73,10 @@ def test_creates_typed_table_with_keys(
     unique = sorted(c["column_names"] for c in inspector.get_unique_constraints("people"))
     if backend == "sqlite":
         unique += sorted(i["column_names"] for i in inspector.get_indexes("people") if i["unique"])
+        # INTEGER PRIMARY KEY is an alias of the rowid: rows are kept in its order, with no
+        # index of its own to maintain.
+        pk_indexes = "SELECT count(*) FROM pragma_index_list('people') WHERE origin = 'pk'"
+        assert query(target_engine, pk_indexes) == [(0,)]
     assert unique == [["email"]]
 
 

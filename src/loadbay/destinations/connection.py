@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, ClassVar
 
@@ -101,10 +101,12 @@ class TargetConnection(ABC):
         to it), from frames whose columns are named as the table's. Used inside the write
         transaction; a writer left by an exception needs that transaction rolled back."""
 
-    def suspend_keys(self, table: str) -> list[tuple[str, str]]:
+    def suspend_keys(self, table: str, *, ascending: Collection[str] = ()) -> list[tuple[str, str]]:
         """Drop the table's key constraints for a bulk load into it while it is empty, and
         answer what ``restore_keys`` needs (with ``loads_empty_tables_directly`` or
-        ``rebuilds_keys_in_move`` only)."""
+        ``rebuilds_keys_in_move`` only). A key of one column named in ``ascending`` (integers
+        whose first batch is in ascending order) may stay, where the database appends such
+        keys to its index for less than rebuilding it costs."""
         raise NotImplementedError
 
     def restore_keys(self, table: str, keys: list[tuple[str, str]]) -> None:

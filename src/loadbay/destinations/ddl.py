@@ -38,6 +38,10 @@ class TypeMap:
     fields: Mapping[FieldType, ColumnType]
     import_id: ColumnType
     row: ColumnType
+    # The type name that makes a primary key of one integer column the table's own row key
+    # (SQLite's INTEGER PRIMARY KEY, an alias of the rowid, with no index of its own); a
+    # name ``fields["integer"]`` accepts.
+    rowid_key: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +88,10 @@ def unique_index_name(table: str, column: str) -> str:
 
 
 def column_definition(quote: Quote, types: TypeMap, schema: TableSchema, field: SchemaField) -> str:
-    sql = f"{quote(field.name)} {types.fields[field.type].ddl}"
+    type_name = types.fields[field.type].ddl
+    if types.rowid_key and field.type == "integer" and schema.primary_key == [field.name]:
+        type_name = types.rowid_key
+    sql = f"{quote(field.name)} {type_name}"
     return sql + " NOT NULL" if schema.is_required(field.name) else sql
 
 

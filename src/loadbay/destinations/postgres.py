@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import io
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
@@ -85,9 +85,12 @@ _SHOWN_ROWS = 10
 
 
 _KEYS = """
-SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint
-WHERE conrelid = to_regclass(%s) AND contype IN ('p', 'u')
-ORDER BY conname
+SELECT c.conname, pg_get_constraintdef(c.oid), array_agg(a.attname::text ORDER BY a.attnum)
+FROM pg_constraint AS c
+JOIN pg_attribute AS a ON a.attrelid = c.conrelid AND a.attnum = ANY (c.conkey)
+WHERE c.conrelid = to_regclass(%s) AND c.contype IN ('p', 'u')
+GROUP BY c.oid, c.conname
+ORDER BY c.conname
 """
 _REFERENCED = "SELECT 1 FROM pg_constraint WHERE confrelid = to_regclass(%s) LIMIT 1"
 _HAS_DEFAULT = (
@@ -168,14 +171,22 @@ class PostgresConnection(TargetConnection):
         # Not reached after an error: the rollback that must follow undoes the default.
         self.run(f"{column} DROP DEFAULT")
 
-    def suspend_keys(self, table: str) -> list[tuple[str, str]]:
+    def suspend_keys(self, table: str, *, ascending: Collection[str] = ()) -> list[tuple[str, str]]:
         # Maintaining unique indexes row by row costs more than the COPY itself; built once
         # after it, by sorting, they cost a fraction (PostgreSQL's "Populating a Database").
-        # Not when another table's foreign key leans on one of them: then they stay.
+        # Not when another table's foreign key leans on one of them: then they stay. Nor a
+        # key of ascending integers (ids in the order a database exported them): PostgreSQL
+        # appends those to the rightmost leaf of the index, work done while the COPY waits
+        # for our next batch, where a build afterwards would wait for nothing else (1M rows:
+        # 2.45 s against 2.6 s).
         regclass = self._regclass(table)
         if self.fetch(_REFERENCED, [regclass]):
             return []
-        keys = [(str(name), str(definition)) for name, definition in self.fetch(_KEYS, [regclass])]
+        keys = [
+            (str(name), str(definition))
+            for name, definition, columns in self.fetch(_KEYS, [regclass])
+            if not (len(columns) == 1 and columns[0] in ascending)
+        ]
         for name, _ in keys:
             self.run(f"ALTER TABLE {self.quote(table)} DROP CONSTRAINT {self.quote(name)}")
         return keys

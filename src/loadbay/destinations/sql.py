@@ -13,6 +13,7 @@ reading its batches. Each row also carries its import id and source row number
 
 from __future__ import annotations
 
+import itertools
 import logging
 import time
 import uuid
@@ -335,8 +336,9 @@ def _load_into_empty(
 ) -> int | None:
     """The bulk path for an insert into an empty table: rows go straight into it, in the
     write transaction (no staging copy, no second move), with the key constraints it can
-    drop dropped and built again after the rows. Nothing is committed unless every row is
-    in and every key holds; a repeated key is reported like the staged path reports it.
+    drop dropped and built again after the rows (which it may be, by the first batch: see
+    ``suspend_keys``). Nothing is committed unless every row is in and every key holds; a
+    repeated key is reported like the staged path reports it.
 
     Answers None, having read no batch, when the table is no longer empty once the locks
     are held (another import filled it meanwhile): the caller stages as usual.
@@ -348,11 +350,14 @@ def _load_into_empty(
     if _loaded(conn, schema, import_id, keyed_by_row=False) or not _is_empty(conn, schema):
         conn.rollback()
         return None
-    keys = conn.suspend_keys(table)
+    keys: list[tuple[str, str]] = []
     loaded = 0
     try:
         with conn.writer(table, import_id) as writer, _encoded(writer, schema, batches) as encoded:
-            for rows, data in encoded:
+            first = next(encoded, None)
+            if first is not None:
+                keys = conn.suspend_keys(table, ascending=_ascending_integers(schema, first[0]))
+            for rows, data in itertools.chain([first] if first else [], encoded):
                 try:
                     with conn.guard():  # all of the batch or none of it
                         writer.write(data)
@@ -372,6 +377,12 @@ def _load_into_empty(
         raise
     conn.commit()
     return loaded
+
+
+def _ascending_integers(schema: TableSchema, rows: pl.DataFrame) -> list[str]:
+    """The integer columns in ascending order in ``rows`` (a load's first batch)."""
+    integers = [f.name for f in schema.fields if f.type in ("integer", "year")]
+    return [c for c in integers if not rows[c].has_nulls() and rows[c].is_sorted()]
 
 
 def _repeats_so_far(

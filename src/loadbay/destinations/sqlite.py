@@ -23,7 +23,7 @@ import math
 import re
 import sqlite3
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -49,6 +49,9 @@ SQLITE_TYPES = TypeMap(
     },
     import_id=ColumnType("TEXT", frozenset({"text"})),
     row=ColumnType("BIGINT", _INTEGER),
+    # Rows are stored in the order of such a key, and inserts in ascending order append:
+    # no second B-tree to keep (1M rows: 2.9 s against 3.2 s).
+    rowid_key="INTEGER",
 )
 
 NAN_TEXT = "NaN"
@@ -168,8 +171,10 @@ class SqliteConnection(TargetConnection):
         schema = "main" if import_id is not None else "temp"
         yield _InsertWriter(self._conn, f"{schema}.{self.quote(table)}", self.quote, import_id)
 
-    def suspend_keys(self, table: str) -> list[tuple[str, str]]:
-        # In the write transaction: readers keep seeing the indexes until it commits.
+    def suspend_keys(self, table: str, *, ascending: Collection[str] = ()) -> list[tuple[str, str]]:
+        # In the write transaction: readers keep seeing the indexes until it commits. An
+        # ascending key gains nothing from staying: SQLite's inline primary key (the rowid,
+        # which cannot be dropped) already does.
         if self.fetch(_REFERENCED, [table]):
             return []
         keys = [(str(name), str(sql)) for name, sql in self.fetch(_DROPPABLE_KEYS, [table])]
