@@ -315,15 +315,18 @@ def _is_empty(conn: TargetConnection, schema: TableSchema) -> bool:
 def _encoded(
     writer: RowWriter, schema: TableSchema, batches: Iterable[pl.DataFrame]
 ) -> AbstractContextManager[Iterator[tuple[pl.DataFrame, Any]]]:
-    """Each batch conformed and encoded for ``writer``, in a thread that runs a batch ahead
-    of the writes (and, with them, the reading and validating that produce ``batches``):
-    the database takes one batch while the next is made. Started only when iterated."""
+    """Each batch encoded for ``writer``, with its key columns and row numbers (what a
+    refused batch is reported by; the rest of it is not kept while it waits to be written),
+    in a thread that runs a batch ahead of the writes (and, with them, the reading and
+    validating that produce ``batches``): the database takes one batch while the next is
+    made. Started only when iterated."""
     required = [name for name in schema.field_names if schema.is_required(name)]
+    keys = [f.name for f in schema.fields if f.name in schema.primary_key or f.constraints.unique]
 
     def encode() -> Iterator[tuple[pl.DataFrame, Any]]:
         for batch in batches:
             rows = conform(batch, schema.fields, required=required)
-            yield rows, writer.encode(rows)
+            yield rows.select(*keys, ROW_COLUMN), writer.encode(rows)
 
     return closing(prefetch(encode()))
 
@@ -357,7 +360,9 @@ def _load_into_empty(
             first = next(encoded, None)
             if first is not None:
                 keys = conn.suspend_keys(table, ascending=_ascending_integers(schema, first[0]))
-            for rows, data in itertools.chain([first] if first else [], encoded):
+            pending = itertools.chain([first] if first is not None else [], encoded)
+            del first  # written first and then let go, not held for the whole load (15 MB)
+            for rows, data in pending:
                 try:
                     with conn.guard():  # all of the batch or none of it
                         writer.write(data)
@@ -379,17 +384,18 @@ def _load_into_empty(
     return loaded
 
 
-def _ascending_integers(schema: TableSchema, rows: pl.DataFrame) -> list[str]:
-    """The integer columns in ascending order in ``rows`` (a load's first batch)."""
+def _ascending_integers(schema: TableSchema, keys: pl.DataFrame) -> list[str]:
+    """The integer key columns in ascending order in ``keys`` (of a load's first batch)."""
     integers = [f.name for f in schema.fields if f.type in ("integer", "year")]
-    return [c for c in integers if not rows[c].has_nulls() and rows[c].is_sorted()]
+    return [c for c in integers if c in keys.columns and keys[c].is_sorted()]
 
 
 def _repeats_so_far(
     conn: TargetConnection, schema: TableSchema, refused: pl.DataFrame
 ) -> list[ErrorDetail]:
     """The repeated keys among the rows a direct load into an empty table has read: those in
-    the table (all this import's) and the batch the table refused (none of which went in)."""
+    the table (all this import's) and the batch the table refused (none of which went in;
+    its key columns and row numbers)."""
     stage = conn.create_temp_table(schema.fields)
     conn.copy_rows(stage, refused)
     columns = ", ".join(map(conn.quote, [*schema.field_names, ROW_COLUMN]))
