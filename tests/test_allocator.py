@@ -21,8 +21,8 @@ def conf_after_import(**env: str) -> str:
     return done.stdout.strip()
 
 
-def test_importing_loadbay_limits_the_arenas() -> None:
-    assert conf_after_import() == "narenas:2"
+def test_importing_loadbay_gives_polars_one_arena() -> None:
+    assert conf_after_import() == "narenas:1"
 
 
 def test_the_operators_setting_wins() -> None:
