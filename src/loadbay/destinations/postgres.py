@@ -239,8 +239,7 @@ class _CopyWriter(RowWriter):
         self._table = table
         self._import_id = import_id
 
-    def encode(self, frame: pl.DataFrame) -> tuple[list[str], memoryview]:
-        _refuse_nul(frame)
+    def encode(self, frame: pl.DataFrame) -> tuple[list[str], bytes]:
         if self._import_id is not None:
             frame = frame.with_columns(pl.lit(str(self._import_id)).alias(IMPORT_ID_COLUMN))
         data = io.BytesIO()
@@ -251,9 +250,15 @@ class _CopyWriter(RowWriter):
             datetime_format=DATETIME_FORMAT,
             time_format=TIME_FORMAT,
         )
-        return frame.columns, data.getbuffer()
+        # The buffer itself, not a copy (it is not shared, so BytesIO hands it over).
+        encoded = data.getvalue()
+        # Text is written as it is: a NUL in the CSV is one in a cell. One scan of the bytes,
+        # not a search of every text column (40 ms a million rows), finds there is none.
+        if b"\x00" in encoded:
+            _refuse_nul(frame)
+        return frame.columns, encoded
 
-    def write(self, encoded: tuple[list[str], memoryview]) -> None:
+    def write(self, encoded: tuple[list[str], bytes]) -> None:
         columns, data = encoded
         q = self._quote
         names = ", ".join(map(q, columns))
