@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from loadbay.validation.keys import IN_TARGET, KeyTracker
-from loadbay.validation.spill import NOT_FOUND, KeyRuns, _masks, _Run
+from loadbay.validation.spill import NOT_FOUND, KeyRuns, SlotRuns, _masks, _Run
 from tests.validation.helpers import table_schema, validate_text
 
 Batch = Sequence[Any]  # one key per row: a value, or a tuple for a composite key
@@ -189,3 +189,50 @@ def test_runs_find_a_whole_batch_of_keys_seen_before(tmp_path: Path) -> None:
     order = rng.permutation(held.size)
     found = runs.find(held[order], held[order] ^ np.uint64(0x5555))
     assert found.tolist() == order.tolist()
+
+
+@given(data=st.data())
+@settings(max_examples=80, deadline=None)
+def test_rising_integer_keys_on_disk_find_what_a_dictionary_finds(data: st.DataObject) -> None:
+    """Ids mostly in order (with repeats, a few out of order, jumps): the dense index moves
+    its ranges to slot runs on disk and finds the same duplicates as a dictionary."""
+    steps = data.draw(st.lists(st.integers(-3, 40), max_size=150))
+    keys, value = [], 0
+    for step in steps:
+        value += step if step > 0 else 1
+        keys.append(value + step if step < 0 else value)  # a negative step looks back
+    sizes = data.draw(st.lists(st.integers(0, 30), max_size=8))
+    memory_keys = data.draw(st.integers(1, 9))
+    batches = batched(keys, sizes)
+    tracker = KeyTracker(["k0"], ["id"], [pl.Int64()], memory_keys=memory_keys)
+    assert duplicates(tracker, batches, [pl.Int64()]) == reference(batches)
+
+
+def test_ids_in_order_stay_exact_on_disk(tmp_path: Path) -> None:
+    """A million-and-more ids in order outgrow the dense index in memory: its ranges go to
+    slot runs (exact, nothing in memory), not to the hashed runs and their Bloom filters."""
+    tracker = KeyTracker(["k0"], ["id"], [pl.Int64()], memory_keys=4, spill_dir=tmp_path)
+    batches = [[1, 2, 3], [4, 5, 6, 7, 8], [9, 10, 2, 11], [30, 31, 32], [10, 33, 31]]
+    assert duplicates(tracker, batches, [pl.Int64()]) == [(11, 2), (16, 10), (18, 14)]
+    # White box: which store holds the keys.
+    assert tracker._slot_runs
+    assert not tracker._runs
+
+
+def test_slot_runs_hold_rising_ranges(tmp_path: Path) -> None:
+    runs = SlotRuns(tmp_path)
+    runs.add(10, np.array([1, NOT_FOUND, 3], dtype=np.int64))  # keys 10, 11, 12
+    runs.add(13, np.array([4], dtype=np.int64))  # contiguous: the same file
+    runs.add(100, np.array([IN_TARGET, 7], dtype=np.int64))  # apart: a second one
+    with pytest.raises(ValueError, match="overlaps"):
+        runs.add(101, np.array([8], dtype=np.int64))
+    keys = np.array([9, 10, 11, 13, 14, 100, 101, 102], dtype=np.int64)
+    assert runs.covers(keys).tolist() == [False, True, True, True, False, True, True, False]
+    found = runs.find(keys).tolist()
+    assert found == [NOT_FOUND, 1, NOT_FOUND, 4, NOT_FOUND, IN_TARGET, 7, NOT_FOUND]
+    runs.set(np.array([11], dtype=np.int64), np.array([0], dtype=np.int64))
+    assert runs.find(np.array([11], dtype=np.int64)).tolist() == [0]
+    taken = [(k.tolist(), f.tolist()) for k, f in runs.take()]
+    assert taken == [([10, 11, 12, 13], [1, 0, 3, 4]), ([100, 101], [IN_TARGET, 7])]
+    assert not runs
+    assert os.listdir(tmp_path) == []

@@ -12,9 +12,12 @@ of two indexes:
   values, so a hash collision can never make a false duplicate.
 
 Memory stays bounded whatever the number of keys: once the hash index holds ``memory_keys``
-keys (or a dense index would need more than two slots a key of that), its keys move to a
-sorted run on disk behind a Bloom filter (``validation.spill``) and the index starts empty;
-keys a batch does not find in memory are then looked for in the runs. On disk a key is two
+keys, its keys move to a sorted run on disk behind a Bloom filter (``validation.spill``) and
+the index starts empty; keys a batch does not find in memory are then looked for in the
+runs. A dense index that would need more than two slots a key of that moves its range to a
+slot run on disk (``SlotRuns``: exact, nothing kept in memory) when the new keys rise past
+every key it holds (ids in order), and otherwise gives way to a hash index, its keys and
+those of its slot runs moving to the hashed runs. On disk a key is two
 independent 64-bit hashes: a false duplicate there needs both to collide at once (about one
 chance in 10²⁴ with ten million keys), where in memory it cannot happen at all.
 
@@ -32,9 +35,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+import numpy as np
+import numpy.typing as npt
 import polars as pl
 
-from loadbay.validation.spill import NOT_FOUND, KeyRuns
+from loadbay.validation.spill import NOT_FOUND, KeyRuns, SlotRuns
 
 ExistingKeys = Callable[[pl.DataFrame], pl.Series]
 
@@ -109,6 +114,7 @@ class _DenseIndex:
         self._offset = 0
         self._slots = pl.Series(dtype=pl.Int64)
         self._count = 0
+        self.high: int | None = None  # the highest key held
 
     def make_room(self, low: int, high: int, incoming: int) -> bool:
         """Cover keys ``low..high``; False when the range is too wide or too sparse."""
@@ -142,10 +148,31 @@ class _DenseIndex:
         return batch.with_columns(pl.when(in_range).then(first).alias(_FIRST))
 
     def add(self, new: pl.DataFrame) -> None:
-        """Remember ``new`` keys (with ``_FIRST``)."""
+        """Remember ``new`` keys (with ``_FIRST``), all within the range made room for."""
+        if not new.height:
+            return
         slots = new.select(self._slot(pl.col(self._column))).to_series()
         self._slots.scatter(slots, new[_FIRST])
         self._count += new.height
+        high = new[self._column].max()
+        assert isinstance(high, int)
+        self.high = high if self.high is None else max(self.high, high)
+
+    @property
+    def low(self) -> int:
+        """The lowest key the index covers."""
+        return self._offset
+
+    def flush(self) -> tuple[int, npt.NDArray[np.int64]]:
+        """The slots from the lowest key covered to the highest key held (``NOT_FOUND``:
+        unseen), for ``SlotRuns``; the index is empty afterwards."""
+        assert self.high is not None
+        used = self._slots.slice(0, self.high - self._offset + 1)
+        flushed = (self._offset, used.fill_null(NOT_FOUND).to_numpy())
+        self._slots = pl.Series(dtype=pl.Int64)
+        self._count = 0
+        self.high = None
+        return flushed
 
     def take(self, dtype: pl.DataType, chunk: int) -> Iterator[pl.DataFrame]:
         """Every key held (column and ``_FIRST``), ``chunk`` keys at a time, for a range this
@@ -157,6 +184,7 @@ class _DenseIndex:
             yield pl.DataFrame([keys, self._slots.gather(part).alias(_FIRST)])
         self._slots = pl.Series(dtype=pl.Int64)
         self._count = 0
+        self.high = None
 
     def _slot(self, key: pl.Expr) -> pl.Expr:
         return (key.cast(pl.Int64) - self._offset).cast(pl.UInt32)
@@ -192,6 +220,7 @@ class KeyTracker:
             else _HashIndex(self._columns, self._dtypes)
         )
         self._runs = KeyRuns(spill_dir)
+        self._slot_runs = SlotRuns(spill_dir)  # a dense index's ranges moved to disk
 
     def lookup(self, batch: pl.LazyFrame, *, row: str, position: str) -> pl.LazyFrame:
         """The query that looks a batch's keys up: ``batch`` holds the typed key columns, the
@@ -209,6 +238,8 @@ class KeyTracker:
 
     def judge(self, annotated: pl.DataFrame) -> Duplicates:
         """The duplicates of the batch ``lookup`` looked up; its new keys are remembered."""
+        if self._slot_runs:
+            annotated = self._look_in_slot_runs(annotated)
         if self._runs:
             annotated = self._look_in_runs(annotated)
         unseen = pl.col(_FIRST).is_null()
@@ -218,16 +249,13 @@ class KeyTracker:
             .with_columns(pl.col(_ROW).alias(_FIRST))
         )
         parts = [annotated.filter(~unseen).select(_POS, _FIRST)]
+        on_disk = pl.repeat(False, new_keys.height, dtype=pl.Boolean, eager=True)
         if isinstance(self._index, _DenseIndex) and new_keys.height:
-            column = new_keys[self._columns[0]]
-            low, high = column.min(), column.max()
-            assert isinstance(low, int)
-            assert isinstance(high, int)
-            if not self._index.make_room(low, high, new_keys.height):
-                for held in self._index.take(self._dtypes[0], self._memory_keys):
-                    self._spill(held)
-                self._index = _HashIndex(self._columns, self._dtypes)
+            placed = self._place_dense(new_keys[self._columns[0]])
+            if placed is None:  # no longer dense: every key moves to the hashed runs
                 new_keys = new_keys.with_columns(pl.col(self._columns[0]).hash().alias(_HASH))
+            else:
+                on_disk = placed
         in_target = self._in_target(new_keys)
         if in_target.any():
             # A key the target table holds is a duplicate wherever it occurs.
@@ -235,7 +263,12 @@ class KeyTracker:
                 pl.when(in_target).then(pl.lit(IN_TARGET)).otherwise(pl.col(_FIRST)).alias(_FIRST)
             )
             parts.append(new_keys.filter(in_target).select(_POS, _FIRST))
-        self._index.add(new_keys)
+        if on_disk.any():
+            written = new_keys.filter(on_disk)
+            self._slot_runs.set(
+                written[self._columns[0]].cast(pl.Int64).to_numpy(), written[_FIRST].to_numpy()
+            )
+        self._index.add(new_keys.filter(~on_disk))
         if isinstance(self._index, _HashIndex) and self._index.height >= self._memory_keys:
             self._spill(self._index.take())
         repeated = annotated.filter(unseen & ~pl.col(_NEW))
@@ -246,6 +279,51 @@ class KeyTracker:
         duplicates = pl.concat([part.select(_POS, _FIRST) for part in parts]).sort(_POS)
         first = duplicates[_FIRST]
         return Duplicates(duplicates[_POS], first.set(first == IN_TARGET, None))
+
+    def _place_dense(self, keys: pl.Series) -> pl.Series | None:
+        """Where the dense index's new ``keys`` go: True for those within ranges moved to disk,
+        False for those the index in memory now has room for. Keys rising past every key held
+        (ids in order) move the index's range to disk when it cannot widen further. None when
+        the keys are no longer dense: the index and the ranges on disk have then moved to the
+        hashed runs, and a hash index takes over."""
+        index = self._index
+        assert isinstance(index, _DenseIndex)
+        values = keys.cast(pl.Int64).to_numpy()
+        on_disk = pl.Series(self._slot_runs.covers(values), dtype=pl.Boolean)
+        rest = keys.filter(~on_disk)
+        if not rest.len():
+            return on_disk
+        low, high = rest.min(), rest.max()
+        assert isinstance(low, int)
+        assert isinstance(high, int)
+        if index.make_room(low, high, rest.len()):
+            return on_disk
+        # Only a range above every range on disk can join them (SlotRuns.add).
+        end = self._slot_runs.end
+        rising = index.high is not None and low > index.high and (end is None or index.low >= end)
+        if rising and not self._slot_runs.full:
+            self._slot_runs.add(*index.flush())
+            if index.make_room(low, high, rest.len()):
+                return on_disk
+        for held in index.take(self._dtypes[0], self._memory_keys):
+            self._spill(held)
+        for held_keys, first in self._slot_runs.take():
+            for start in range(0, held_keys.size, self._memory_keys):
+                part = slice(start, start + self._memory_keys)
+                column = pl.Series(self._columns[0], held_keys[part]).cast(self._dtypes[0])
+                self._spill(pl.DataFrame([column, pl.Series(_FIRST, first[part])]))
+        self._index = _HashIndex(self._columns, self._dtypes)
+        return None
+
+    def _look_in_slot_runs(self, annotated: pl.DataFrame) -> pl.DataFrame:
+        """``annotated`` with ``_FIRST`` filled in for the keys the slot runs hold."""
+        unseen = annotated[_FIRST].is_null().arg_true()
+        if not unseen.len():
+            return annotated
+        keys = annotated[self._columns[0]].gather(unseen).cast(pl.Int64).to_numpy()
+        found = pl.Series(self._slot_runs.find(keys))
+        found = found.set(found == NOT_FOUND, None)
+        return annotated.with_columns(annotated[_FIRST].clone().scatter(unseen, found))
 
     def _fingerprints(self, keys: pl.DataFrame) -> pl.DataFrame:
         """Two independent 64-bit hashes of each key, as the runs on disk store them."""

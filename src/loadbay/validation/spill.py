@@ -24,6 +24,7 @@ import mmap
 import os
 import tempfile
 import weakref
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Final
 
@@ -146,3 +147,128 @@ class KeyRuns:
             if not positions.size:
                 break
         return first
+
+
+class _SlotRun:
+    """One file of int64 slots for the integer keys ``lo``, ``lo + 1``, …: 0 where a key was
+    not seen, else its first row + 1 (so that a file's holes read as unseen)."""
+
+    def __init__(self, lo: int, directory: Path | None) -> None:
+        fd, path = tempfile.mkstemp(dir=directory, prefix="loadbay-slots-")
+        os.unlink(path)
+        weakref.finalize(self, os.close, fd)
+        self._fd = fd
+        self.lo = lo
+        self.size = 0
+
+    @property
+    def end(self) -> int:
+        return self.lo + self.size
+
+    def append(self, first: I64) -> None:
+        """Slots for the next ``first.size`` keys from ``end`` (``NOT_FOUND``: unseen)."""
+        stored = np.where(first == NOT_FOUND, 0, first + 1).astype(np.int64)
+        data = stored.data.cast("B")
+        at = 8 * self.size
+        while data:
+            written = os.pwrite(self._fd, data, at)
+            data, at = data[written:], at + written
+        self.size += int(first.size)
+
+    def find(self, keys: I64) -> I64:
+        """The first rows of ``keys`` (all within this run), ``NOT_FOUND`` for unseen ones."""
+        with mmap.mmap(self._fd, 8 * self.size, prot=mmap.PROT_READ) as mapped:
+            slots = np.frombuffer(mapped, dtype=np.int64, count=self.size)
+            stored = slots[keys - self.lo]  # a copy: no view outlives the mapping
+            del slots
+        return np.where(stored == 0, NOT_FOUND, stored - 1)
+
+    def set(self, keys: I64, first: I64) -> None:
+        """Record unseen ``keys`` (all within this run) as first seen in rows ``first``."""
+        with mmap.mmap(self._fd, 8 * self.size) as mapped:
+            slots = np.frombuffer(mapped, dtype=np.int64, count=self.size)
+            slots[keys - self.lo] = first + 1
+            del slots
+
+    def held(self) -> tuple[I64, I64]:
+        """Every key seen and its first row."""
+        with mmap.mmap(self._fd, 8 * self.size, prot=mmap.PROT_READ) as mapped:
+            stored = np.frombuffer(mapped, dtype=np.int64, count=self.size).copy()
+        seen = np.flatnonzero(stored)
+        return seen.astype(np.int64) + self.lo, stored[seen] - 1
+
+
+class SlotRuns:
+    """First rows of integer keys that came in rising ranges (ids), by key, on disk: runs of
+    slots over disjoint ranges in ascending order, contiguous ranges in one file. Exact,
+    unlike the hashed runs, and nothing of them stays in memory: a lookup maps the run it
+    reads for the duration of the read."""
+
+    MAX_RUNS: Final = 64  # ranges apart beyond this are no longer "dense"
+
+    def __init__(self, directory: Path | None = None) -> None:
+        self._directory = directory
+        self._runs: list[_SlotRun] = []
+
+    def __bool__(self) -> bool:
+        return bool(self._runs)
+
+    @property
+    def end(self) -> int | None:
+        """The key after the highest range held (None: nothing held)."""
+        return self._runs[-1].end if self._runs else None
+
+    @property
+    def full(self) -> bool:
+        return len(self._runs) >= self.MAX_RUNS
+
+    def add(self, lo: int, first: I64) -> None:
+        """Slots for the keys ``lo`` … ``lo + first.size - 1`` (``NOT_FOUND``: unseen), above
+        every range held."""
+        if not first.size:
+            return
+        end = self.end
+        if end is not None and lo < end:
+            raise ValueError(f"range from {lo} overlaps the runs, which end at {end}")
+        if end is None or lo > end:
+            self._runs.append(_SlotRun(lo, self._directory))
+        self._runs[-1].append(first)
+
+    def covers(self, keys: I64) -> npt.NDArray[np.bool_]:
+        """Which keys fall within a range held (seen or not)."""
+        run = self._run_of(keys)
+        return run >= 0
+
+    def find(self, keys: I64) -> I64:
+        """The first row of each key, ``NOT_FOUND`` for a key not seen (or not covered)."""
+        first = np.full(keys.shape, NOT_FOUND, dtype=np.int64)
+        run_of = self._run_of(keys)
+        for index in np.unique(run_of[run_of >= 0]).tolist():
+            here = np.flatnonzero(run_of == index)
+            first[here] = self._runs[index].find(keys[here])
+        return first
+
+    def set(self, keys: I64, first: I64) -> None:
+        """Record covered, unseen ``keys`` as first seen in rows ``first``."""
+        run_of = self._run_of(keys)
+        if (run_of < 0).any():
+            raise ValueError("keys outside the ranges held")
+        for index in np.unique(run_of).tolist():
+            here = np.flatnonzero(run_of == index)
+            self._runs[index].set(keys[here], first[here])
+
+    def take(self) -> Iterator[tuple[I64, I64]]:
+        """Every key seen and its first row, run by run; nothing is held afterwards."""
+        runs, self._runs = self._runs, []
+        for run in runs:
+            yield run.held()
+
+    def _run_of(self, keys: I64) -> npt.NDArray[np.intp]:
+        """The index of the run whose range holds each key, -1 for none."""
+        if not self._runs:
+            return np.full(keys.shape, -1, dtype=np.intp)
+        starts = np.array([run.lo for run in self._runs], dtype=np.int64)
+        ends = np.array([run.end for run in self._runs], dtype=np.int64)
+        index = np.searchsorted(starts, keys, side="right") - 1
+        inside = (index >= 0) & (keys < ends[np.maximum(index, 0)])
+        return np.where(inside, index, -1)
