@@ -35,6 +35,8 @@ def test_import_file_bench_runs(tmp_path: Path, postgres_url: str) -> None:
         "import_file.py",
         "--rows",
         "3000",
+        "--rounds",
+        "1",
         "--skip-pandas",
         "--cache",
         str(tmp_path),
