@@ -175,10 +175,21 @@ class TestApi:
 
         return check
 
-    def token_endpoint(self, client_id: str, client_secret: str, *, expires_in: int = 3600) -> None:
-        """RFC 6749 client credentials: HTTP Basic client auth, form body."""
+    def token_endpoint(
+        self,
+        client_id: str,
+        client_secret: str,
+        *,
+        expires_in: int = 3600,
+        faults: dict[int, Callable[[Handler], None]] | None = None,
+    ) -> None:
+        """RFC 6749 client credentials: HTTP Basic client auth, form body; ``faults`` answer
+        the requests of those numbers (1: the first) instead."""
 
         def handle(handler: Handler, hit: int) -> None:
+            if faults and hit in faults:
+                faults[hit](handler)
+                return
             # The server read the body already; token requests come one at a time.
             with self.server.lock:
                 sent = next(seen for seen in reversed(self.server.seen) if seen.path == "/token")

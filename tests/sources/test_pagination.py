@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from tests.outbound import LocalServer
-from tests.sources.api import TestApi
+from tests.sources.api import TestApi, reset, server_error
 
 from loadbay.outbound import OutboundClient
 from loadbay.settings import Settings
@@ -201,3 +201,24 @@ def test_oauth_token_is_renewed_before_its_announced_expiry(outbound: OutboundCl
         assert [json.dumps(hit.query) for hit in api.hits_of("/token")] == [
             json.dumps({"grant_type": "client_credentials"})
         ] * 3
+
+
+def test_oauth_token_request_is_retried_after_a_server_error_or_a_lost_answer(
+    tmp_path: Path,
+) -> None:
+    """A token grant is a POST with no effect but its answer: after a 500 and a connection
+    reset the third attempt gets the token (the outbound client sends other POSTs again only
+    with an Idempotency-Key)."""
+    settings = Settings(data_dir=tmp_path, outbound_allow=["127.0.0.0/8"], outbound_retry_base=0.01)
+    with LocalServer() as server, OutboundClient(settings) as outbound:
+        api = TestApi(server)
+        api.token_endpoint("id", "s", faults={1: server_error, 2: reset})
+        auth = OAuth2ClientCredentials(
+            type="oauth2_client_credentials",
+            token_url=api.url("/token"),
+            client_id="id",
+            client_secret="s",  # type: ignore[arg-type]  # pydantic makes it a SecretStr
+        )
+        assert TokenCache(clock=Clock()).get(outbound, auth) == "tok-1"
+        assert len([seen for seen in server.seen if seen.path == "/token"]) == 3
+        assert len(api.hits_of("/token")) == 1  # the one that was answered

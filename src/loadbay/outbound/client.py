@@ -129,13 +129,17 @@ class OutboundClient:
         idempotency_key: str | None = None,
         auth: tuple[str, str] | None = None,
         follow_redirects: bool = True,
+        repeatable: bool = False,
     ) -> httpx.Response:
         """Send a request and read the whole answer.
 
         Returns the response for any status except a retryable one (408, 429, 5xx) that
         is still the answer after the last allowed attempt: that raises OutboundError, as
         do transport failures. OutboundRefused: the SSRF guard refused a URL or address
-        (nothing was sent to it).
+        (nothing was sent to it). A request that may have reached the remote is sent again
+        only when its method is idempotent, it carries an Idempotency-Key, or the caller
+        says it is ``repeatable`` (a POST with no effect but its answer, such as a token
+        grant).
         """
         return self._exchange(
             method,
@@ -148,6 +152,7 @@ class OutboundClient:
             auth=auth,
             follow_redirects=follow_redirects,
             read=True,
+            repeatable=repeatable,
         )
 
     @contextmanager
@@ -179,6 +184,7 @@ class OutboundClient:
             auth=auth,
             follow_redirects=follow_redirects,
             read=False,
+            repeatable=False,
         )
         try:
             yield response
@@ -220,6 +226,7 @@ class OutboundClient:
         auth: tuple[str, str] | None,
         follow_redirects: bool,
         read: bool,
+        repeatable: bool,
     ) -> httpx.Response:
         merged = httpx.Headers(headers)
         if idempotency_key is not None:
@@ -243,7 +250,9 @@ class OutboundClient:
         )
         redirects = 0
         while True:
-            response = self._send(request, auth=auth, read=read, redirected=redirects > 0)
+            response = self._send(
+                request, auth=auth, read=read, redirected=redirects > 0, repeatable=repeatable
+            )
             if not (follow_redirects and response.has_redirect_location):
                 return response
             response.close()
@@ -294,11 +303,17 @@ class OutboundClient:
         return self._client.build_request(method, url, headers=headers, content=content)
 
     def _send(
-        self, request: httpx.Request, *, auth: tuple[str, str] | None, read: bool, redirected: bool
+        self,
+        request: httpx.Request,
+        *,
+        auth: tuple[str, str] | None,
+        read: bool,
+        redirected: bool,
+        repeatable: bool,
     ) -> httpx.Response:
         """One hop, with retries; returns a response that is not a retryable failure."""
         settings = self._settings
-        repeatable = may_retry(request.method, request.headers)
+        repeatable = repeatable or may_retry(request.method, request.headers)
         shown = redact_url(request.url)
         attempts = 0
 

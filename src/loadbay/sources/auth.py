@@ -89,6 +89,9 @@ class TokenCache:
                 "Accept": "application/json",
             },
             auth=basic,
+            # A client-credentials grant has no effect but a new token (RFC 6749 §4.4): safe
+            # to send again after a 5xx or a lost answer, like any GET.
+            repeatable=True,
         )
         shown = redact_url(auth.token_url)
         try:
