@@ -84,6 +84,14 @@ def test_success_sends_user_agent_and_does_not_wait(
     assert waits == []
 
 
+def test_params_are_added_to_the_query_of_the_url(
+    client: OutboundClient, server: LocalHTTPServer
+) -> None:
+    server.routes["/ok"] = ok
+    client.request("GET", server.url("/ok?status=active&page=1"), params={"page": 2, "n": "a b"})
+    assert server.seen[0].path == "/ok?status=active&page=2&n=a+b"
+
+
 def test_503_twice_then_200_waits_with_full_jitter(
     make_client: MakeClient, server: LocalHTTPServer, waits: list[float]
 ) -> None:

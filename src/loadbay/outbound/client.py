@@ -245,8 +245,11 @@ class OutboundClient:
         # Checked before build_request: httpx treats a URL without a host ("file:///x") as
         # relative and would quietly turn it into "/x".
         check_url(target, auth_given=auth is not None)
+        if params is not None:
+            # Added to the URL's own query: httpx would replace that query with them.
+            target = target.copy_merge_params(params)
         request = self._client.build_request(
-            method.upper(), target, headers=merged, params=params, json=json, content=content
+            method.upper(), target, headers=merged, json=json, content=content
         )
         redirects = 0
         while True:

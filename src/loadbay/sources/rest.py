@@ -178,10 +178,8 @@ class RestFetch:
             query = dict(params)
             basic = self._auth.apply(headers, query)
             self.requests += 1
-            # Merged here: httpx replaces a URL's query with ``params`` instead of adding to
-            # it, and next-page links carry their own query.
-            target = httpx.URL(url).copy_merge_params(query)
-            response = self._client.request("GET", target, headers=headers, auth=basic)
+            # Added to the URL's own query (next-page links carry theirs) by the client.
+            response = self._client.request("GET", url, headers=headers, params=query, auth=basic)
             if response.status_code == 401 and not renewed and self._auth.renew():
                 renewed = True  # a token that expired early or was revoked: one new one
                 continue
