@@ -13,7 +13,6 @@ reading its batches. Each row also carries its import id and source row number
 
 from __future__ import annotations
 
-import itertools
 import logging
 import time
 import uuid
@@ -357,12 +356,9 @@ def _load_into_empty(
     loaded = 0
     try:
         with conn.writer(table, import_id) as writer, _encoded(writer, schema, batches) as encoded:
-            first = next(encoded, None)
-            if first is not None:
-                keys = conn.suspend_keys(table, ascending=_ascending_integers(schema, first[0]))
-            pending = itertools.chain([first] if first is not None else [], encoded)
-            del first  # written first and then let go, not held for the whole load (15 MB)
-            for rows, data in pending:
+            for number, (rows, data) in enumerate(encoded):
+                if number == 0:  # which keys may stay is judged by the first batch
+                    keys = conn.suspend_keys(table, ascending=_ascending_integers(schema, rows))
                 try:
                     with conn.guard():  # all of the batch or none of it
                         writer.write(data)

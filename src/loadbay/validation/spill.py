@@ -26,7 +26,7 @@ import tempfile
 import weakref
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
@@ -56,15 +56,9 @@ class _Run:
         # search walks them all. A plain argsort takes a tenth of a lexsort of both hashes.
         order = np.argsort(h1)
         self.size = int(h1.shape[0])
-        # Unlinked at once, so even a killed process leaves nothing; closed with the run.
-        fd, path = tempfile.mkstemp(dir=directory, prefix="loadbay-keys-")
-        os.unlink(path)
-        weakref.finalize(self, os.close, fd)
-        self._fd = fd
-        for column in (h1, h2, first):
-            data = column[order].data.cast("B")
-            while data:
-                data = data[os.write(fd, data) :]
+        self._fd = _unlinked_file(self, directory, "loadbay-keys-")
+        for at, column in enumerate((h1, h2, first)):
+            _write_at(self._fd, column[order], 8 * self.size * at)
         self._words = np.uint64(max(1, self.size * _BITS_PER_KEY // 64))
         self._filter = np.zeros(int(self._words), dtype=np.uint64)
         np.bitwise_or.at(self._filter, (h1 % self._words).astype(np.intp), _masks(h2))
@@ -154,10 +148,7 @@ class _SlotRun:
     not seen, else its first row + 1 (so that a file's holes read as unseen)."""
 
     def __init__(self, lo: int, directory: Path | None) -> None:
-        fd, path = tempfile.mkstemp(dir=directory, prefix="loadbay-slots-")
-        os.unlink(path)
-        weakref.finalize(self, os.close, fd)
-        self._fd = fd
+        self._fd = _unlinked_file(self, directory, "loadbay-slots-")
         self.lo = lo
         self.size = 0
 
@@ -167,12 +158,7 @@ class _SlotRun:
 
     def append(self, first: I64) -> None:
         """Slots for the next ``first.size`` keys from ``end`` (``NOT_FOUND``: unseen)."""
-        stored = np.where(first == NOT_FOUND, 0, first + 1).astype(np.int64)
-        data = stored.data.cast("B")
-        at = 8 * self.size
-        while data:
-            written = os.pwrite(self._fd, data, at)
-            data, at = data[written:], at + written
+        _write_at(self._fd, np.where(first == NOT_FOUND, 0, first + 1), 8 * self.size)
         self.size += int(first.size)
 
     def find(self, keys: I64) -> I64:
@@ -242,26 +228,28 @@ class SlotRuns:
     def find(self, keys: I64) -> I64:
         """The first row of each key, ``NOT_FOUND`` for a key not seen (or not covered)."""
         first = np.full(keys.shape, NOT_FOUND, dtype=np.int64)
-        run_of = self._run_of(keys)
-        for index in np.unique(run_of[run_of >= 0]).tolist():
-            here = np.flatnonzero(run_of == index)
-            first[here] = self._runs[index].find(keys[here])
+        for run, here in self._by_run(keys):
+            first[here] = run.find(keys[here])
         return first
 
     def set(self, keys: I64, first: I64) -> None:
         """Record covered, unseen ``keys`` as first seen in rows ``first``."""
-        run_of = self._run_of(keys)
-        if (run_of < 0).any():
+        if not self.covers(keys).all():
             raise ValueError("keys outside the ranges held")
-        for index in np.unique(run_of).tolist():
-            here = np.flatnonzero(run_of == index)
-            self._runs[index].set(keys[here], first[here])
+        for run, here in self._by_run(keys):
+            run.set(keys[here], first[here])
 
     def take(self) -> Iterator[tuple[I64, I64]]:
         """Every key seen and its first row, run by run; nothing is held afterwards."""
         runs, self._runs = self._runs, []
         for run in runs:
             yield run.held()
+
+    def _by_run(self, keys: I64) -> Iterator[tuple[_SlotRun, npt.NDArray[np.intp]]]:
+        """Each run holding some of ``keys``, with the positions of those keys."""
+        run_of = self._run_of(keys)
+        for index in np.unique(run_of[run_of >= 0]).tolist():
+            yield self._runs[index], np.flatnonzero(run_of == index)
 
     def _run_of(self, keys: I64) -> npt.NDArray[np.intp]:
         """The index of the run whose range holds each key, -1 for none."""
@@ -272,3 +260,20 @@ class SlotRuns:
         index = np.searchsorted(starts, keys, side="right") - 1
         inside = (index >= 0) & (keys < ends[np.maximum(index, 0)])
         return np.where(inside, index, -1)
+
+
+def _unlinked_file(owner: object, directory: Path | None, prefix: str) -> int:
+    """A new temporary file's descriptor, its name unlinked at once (even a killed process
+    leaves nothing behind), closed when ``owner`` is collected."""
+    fd, path = tempfile.mkstemp(dir=directory, prefix=prefix)
+    os.unlink(path)
+    weakref.finalize(owner, os.close, fd)
+    return fd
+
+
+def _write_at(fd: int, values: npt.NDArray[np.integer[Any]], offset: int) -> None:
+    """``values``' bytes into the file at ``offset``, however many writes that takes."""
+    data = np.ascontiguousarray(values).data.cast("B")
+    while data:
+        written = os.pwrite(fd, data, offset)
+        data, offset = data[written:], offset + written
