@@ -152,19 +152,20 @@ def test_key_repeated_within_the_import_is_a_load_conflict(
     assert people(target_engine) == []
 
 
+def id_again(repeated: int) -> Iterator[pl.DataFrame]:
+    """Rows 1-2 (ids 1, 2) in a batch, then rows 3-4 (id 3, and ``repeated`` once more)."""
+    yield batch(PEOPLE, [person(1), person(2)])
+    again = {"id": repeated, "name": "again", "email": "x@example.com"}
+    yield batch(PEOPLE, [person(3), again], first_row=3)
+
+
 def test_key_repeated_across_batches_into_an_empty_table_names_both_rows(
     destination: SqlDestination, target_engine: sa.Engine
 ) -> None:
     """Into an empty table the rows go straight in (SQLite keeps its inline primary key
     meanwhile, PostgreSQL builds its keys after them): either way both rows are named."""
-    batches = [
-        batch(PEOPLE, [person(1), person(2)]),
-        batch(
-            PEOPLE, [person(3), {"id": 2, "name": "again", "email": "x@example.com"}], first_row=3
-        ),
-    ]
     with pytest.raises(LoadConflict) as caught:
-        destination.load(PEOPLE, iter(batches), import_id=uuid.uuid4(), mode="insert")
+        destination.load(PEOPLE, id_again(2), import_id=uuid.uuid4(), mode="insert")
 
     assert [(e.row, e.message) for e in caught.value.errors] == [
         (2, 'key ("id") = (2) repeats within this import'),
@@ -180,14 +181,8 @@ def test_keys_another_table_leans_on_refuse_repeats_during_a_bulk_load(
     while empty; the batch they refuse goes in not at all, and every repeat is named."""
     destination.ensure_table(PEOPLE)
     query(target_engine, "CREATE TABLE pets (owner BIGINT REFERENCES people (id))")
-    batches = [
-        batch(PEOPLE, [person(1), person(2)]),
-        batch(
-            PEOPLE, [person(3), {"id": 1, "name": "again", "email": "x@example.com"}], first_row=3
-        ),
-    ]
     with pytest.raises(LoadConflict) as caught:
-        destination.load(PEOPLE, iter(batches), import_id=uuid.uuid4(), mode="insert")
+        destination.load(PEOPLE, id_again(1), import_id=uuid.uuid4(), mode="insert")
 
     assert caught.value.detail == (
         'nothing was loaded into table "people": 2 row(s) have a key that exists in the table '
@@ -199,6 +194,28 @@ def test_keys_another_table_leans_on_refuse_repeats_during_a_bulk_load(
     ]
     assert people(target_engine) == []
     assert query(target_engine, "SELECT count(*) FROM _loadbay_loads") == [(0,)]
+
+
+def test_a_key_the_schema_does_not_know_refusing_rows_is_reported_as_the_database_said(
+    destination: SqlDestination, target_engine: sa.Engine, backend: str
+) -> None:
+    """A unique index someone added on a column the schema does not call unique refuses
+    the load: no row of the schema's keys repeats, so the database's own words say why."""
+    destination.ensure_table(PEOPLE)
+    query(target_engine, "CREATE UNIQUE INDEX people_name ON people (name)")
+    with pytest.raises(LoadConflict) as caught:
+        load(destination, [person(1, "Ann"), person(2, "Ann")])
+
+    reported = {
+        "postgres": 'duplicate key value violates unique constraint "people_name"',
+        "sqlite": "UNIQUE constraint failed: people.name",
+    }[backend]
+    assert caught.value.detail == (
+        'nothing was loaded into table "people": some row(s) have a key that exists in the '
+        f"table already or repeats within the import (the database reported: {reported})"
+    )
+    assert caught.value.errors == []
+    assert people(target_engine) == []
 
 
 def test_composite_key_conflict_reports_every_part(destination: SqlDestination) -> None:

@@ -230,6 +230,8 @@ def test_slot_runs_hold_rising_ranges(tmp_path: Path) -> None:
     assert runs.covers(keys).tolist() == [False, True, True, True, False, True, True, False]
     found = runs.find(keys).tolist()
     assert found == [NOT_FOUND, 1, NOT_FOUND, 4, NOT_FOUND, IN_TARGET, 7, NOT_FOUND]
+    with pytest.raises(ValueError, match="outside the ranges held"):
+        runs.set(np.array([11, 14], dtype=np.int64), np.array([0, 0], dtype=np.int64))
     runs.set(np.array([11], dtype=np.int64), np.array([0], dtype=np.int64))
     assert runs.find(np.array([11], dtype=np.int64)).tolist() == [0]
     taken = [(k.tolist(), f.tolist()) for k, f in runs.take()]
