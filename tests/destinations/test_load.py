@@ -30,14 +30,12 @@ from tests.destinations.helpers import (
     temp_tables,
 )
 
-PEOPLE = make_schema(
-    [
-        {"name": "id", "type": "integer"},
-        {"name": "name", "type": "string", "constraints": {"required": True}},
-        {"name": "email", "type": "string", "constraints": {"unique": True}},
-    ],
-    primaryKey="id",
-)
+PEOPLE_FIELDS: list[dict[str, Any]] = [
+    {"name": "id", "type": "integer"},
+    {"name": "name", "type": "string", "constraints": {"required": True}},
+    {"name": "email", "type": "string", "constraints": {"unique": True}},
+]
+PEOPLE = make_schema(PEOPLE_FIELDS, primaryKey="id")
 
 
 def person(i: int, name: str | None = None) -> dict[str, Any]:
@@ -400,6 +398,43 @@ def test_a_unique_value_repeated_into_an_empty_table_keeps_the_keys(
     unique = {tuple(u["column_names"]) for u in inspector.get_unique_constraints("people")}
     unique |= {tuple(i["column_names"]) for i in inspector.get_indexes("people") if i["unique"]}
     assert ("email",) in unique
+
+
+@pytest.mark.parametrize("seed", [False, True], ids=["direct", "staged"])
+def test_before_commit_runs_once_every_row_is_in_and_can_still_undo_the_load(
+    destination: SqlDestination, target_engine: sa.Engine, seed: bool
+) -> None:
+    """Into an empty table (the direct load) and into one with rows (staged): the hook runs
+    after the last batch was read, and what it raises rolls the whole load back."""
+    if seed:
+        load(destination, [person(1)])
+    read_all: list[bool] = []
+
+    def batches() -> Iterator[pl.DataFrame]:
+        yield batch(PEOPLE, [person(2), person(3)])
+        yield batch(PEOPLE, [person(4)], first_row=3)
+        read_all.append(True)
+
+    def refuse() -> None:
+        assert read_all == [True]
+        raise Cancelled
+
+    with pytest.raises(Cancelled):
+        destination.load(
+            PEOPLE, batches(), import_id=uuid.uuid4(), mode="insert", before_commit=refuse
+        )
+    assert [row[0] for row in people(target_engine)] == ([1] if seed else [])
+
+    calls: list[int] = []
+    loaded = destination.load(
+        PEOPLE,
+        batches(),
+        import_id=uuid.uuid4(),
+        mode="insert",
+        before_commit=lambda: calls.append(len(read_all)),
+    )
+    assert (loaded, calls) == (3, [2])
+    assert [row[0] for row in people(target_engine)] == ([1, 2, 3, 4] if seed else [2, 3, 4])
 
 
 def test_wrong_batch_dtype_is_refused(destination: SqlDestination, seeded: uuid.UUID) -> None:

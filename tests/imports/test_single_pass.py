@@ -4,8 +4,10 @@ otherwise it rolls back and the import ends as a validation alone would."""
 
 from __future__ import annotations
 
+import logging
 import uuid
 
+import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
@@ -31,6 +33,11 @@ def job_kinds(context: AppContext, import_id: str) -> list[str]:
 
 def ids(engine: sa.Engine) -> list[int]:
     return [row[0] for row in table_rows(engine, "customers", ["id"])]
+
+
+def again(import_id: str, doing: str) -> str:
+    """What the job logs when the table refused a key it was left to judge."""
+    return f"import {import_id}: {doing} again, with the key checks on"
 
 
 def test_one_pass_loads_every_row(
@@ -140,3 +147,63 @@ def test_an_exceeded_error_budget_fails_and_loads_nothing(
     assert body["counts"]["rows_loaded"] == 0
     with target_engine.connect() as conn:
         assert conn.scalar(sa.text("SELECT count(*) FROM customers")) == 0
+
+
+def test_repeats_left_to_an_empty_table_are_found_and_reported_as_rows(
+    client: TestClient, target_engine: sa.Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Into an empty table that refuses repeated keys itself, the one pass leaves the key
+    checks to the load. The table refuses the repeat: the file is validated again with the
+    checks on, and the repeats are row errors, as a validation alone finds them."""
+    register_customers(client)
+    bad = {LATE: {"email": "user7@example.com"}, LATE + 1: {"id": 8}}
+    with caplog.at_level(logging.INFO, logger="loadbay.imports"):
+        body = import_file(
+            client, customers_csv(ROWS, bad=bad), schema="customers", options={"auto_commit": True}
+        )
+    assert body["state"] == "validated", body
+    counts = body["counts"]
+    assert (counts["rows_total"], counts["rows_invalid"], counts["rows_loaded"]) == (ROWS, 2, 0)
+    assert [(e["row"], e["rule"]) for e in body["first_errors"]] == [
+        (LATE, "unique"),
+        (LATE + 1, "primaryKey"),
+    ]
+    assert again(body["id"], "validating") in caplog.messages
+    with target_engine.connect() as conn:
+        assert conn.scalar(sa.text("SELECT count(*) FROM customers")) == 0
+
+
+def test_skip_leaves_out_the_repeats_an_empty_table_refused(
+    client: TestClient, target_engine: sa.Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    register_customers(client)
+    with caplog.at_level(logging.INFO, logger="loadbay.imports"):
+        body = import_file(
+            client,
+            customers_csv(ROWS, bad={LATE: {"id": 7}}),
+            schema="customers",
+            options={"auto_commit": True, "on_error": "skip"},
+        )
+    assert body["state"] == "completed", body
+    assert (body["counts"]["rows_invalid"], body["counts"]["rows_loaded"]) == (1, ROWS - 1)
+    assert again(body["id"], "validating") in caplog.messages
+    assert ids(target_engine) == [i for i in range(1, ROWS + 1) if i != LATE]
+
+
+def test_a_commit_job_into_an_empty_table_leaves_it_the_keys_too(
+    client: TestClient, target_engine: sa.Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The commit job of a validated import does as the one pass does: the rows it found
+    valid without the key checks go in, the table refuses the repeat, and the commit done
+    again with the checks leaves it out (on_error=skip)."""
+    register_customers(client)
+    body = import_file(client, customers_csv(ROWS, bad={LATE: {"id": 7}}), schema="customers")
+    assert (body["state"], body["counts"]["rows_invalid"]) == ("validated", 1), body
+    with caplog.at_level(logging.INFO, logger="loadbay.imports"):
+        committed = client.post(f"/api/imports/{body['id']}/commit", json={"on_error": "skip"})
+        assert committed.status_code == 202, committed.text
+        done = wait_for(client, body["id"], {"completed", "failed"})
+    assert done["state"] == "completed", done
+    assert done["counts"]["rows_loaded"] == ROWS - 1
+    assert again(body["id"], "committing") in caplog.messages
+    assert ids(target_engine) == [i for i in range(1, ROWS + 1) if i != LATE]

@@ -140,6 +140,7 @@ class SqlDestination:
         *,
         import_id: uuid.UUID,
         mode: LoadMode,
+        before_commit: Callable[[], None] | None = None,
     ) -> int:
         """Load every row of ``batches`` into the schema's table, all or nothing; returns the
         number of rows loaded.
@@ -152,7 +153,9 @@ class SqlDestination:
 
         If rows of ``import_id`` are in the table already, nothing is loaded and the number
         of those rows is returned; ``batches`` is then not read. Any exception, including one
-        raised by ``batches``, leaves the table as it was.
+        raised by ``batches`` or by ``before_commit``, leaves the table as it was.
+        ``before_commit`` is called once every row is in and every key holds, just before
+        the load commits (not when nothing is loaded).
 
         ``batches`` is iterated in a thread of its own, a batch ahead of the writes (see
         ``_encoded``), and that thread has ended when this returns or raises.
@@ -171,7 +174,7 @@ class SqlDestination:
                 return already
             direct = self._bulk_load_empty and conn.loads_empty_tables_directly
             if mode == "insert" and direct and _is_empty(conn, schema):
-                loaded = _load_into_empty(conn, schema, batches, import_id)
+                loaded = _load_into_empty(conn, schema, batches, import_id, before_commit)
                 if loaded is not None:
                     logger.info(
                         "loaded %d rows into empty %r for import %s in %.2f s (direct)",
@@ -203,6 +206,8 @@ class SqlDestination:
             Move(conn, schema, stage).apply(mode, import_id)
             _restore_keys(conn, schema, keys)
             _record(conn, schema, import_id, staged)
+            if before_commit is not None:
+                before_commit()
             conn.commit()
         logger.info(
             "loaded %d rows into %r (%s) for import %s in %.2f s",
@@ -335,6 +340,7 @@ def _load_into_empty(
     schema: TableSchema,
     batches: Iterable[pl.DataFrame],
     import_id: uuid.UUID,
+    before_commit: Callable[[], None] | None,
 ) -> int | None:
     """The bulk path for an insert into an empty table: rows go straight into it, in the
     write transaction (no staging copy, no second move), with the key constraints it can
@@ -373,6 +379,8 @@ def _load_into_empty(
                 loaded += rows.height
         _restore_keys(conn, schema, keys)
         _record(conn, schema, import_id, loaded)
+        if before_commit is not None:
+            before_commit()
     except BaseException:
         conn.rollback()
         raise

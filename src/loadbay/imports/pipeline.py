@@ -185,7 +185,12 @@ def validate(context: AppContext, import_id: uuid.UUID, control: JobControl) -> 
     has validated within what the import allows (every row valid with ``on_error=abort``,
     the budget in any case); otherwise the load rolls back and the import ends as a
     validation alone would. The import moves to committing before the load commits, so a
-    job run again after a crash there finds it committing and finishes the commit."""
+    job run again after a crash there finds it committing and finishes the commit.
+
+    Such an insert into an empty table leaves the key checks to the table, which refuses a
+    repeated key by itself: the pass is kept only if the load commits, and otherwise (a key
+    refused, an invalid row) the file is validated again with the key checks on, which say
+    where any repeats are."""
     record = files.get(context, import_id=import_id)
     options = options_of(record)
     if record.state == ImportState.COMMITTING and _committing_by_itself(context, record):
@@ -193,6 +198,32 @@ def validate(context: AppContext, import_id: uuid.UUID, control: JobControl) -> 
         return
     if record.state != ImportState.VALIDATING:
         return
+    with context.sessions() as session:
+        schema = schema_of(session, record).schema
+    single_pass = _loads_while_validating(options, schema)
+    if single_pass and _keys_left_to_table(_destination(context), schema, options.mode):
+        if _validate_once(context, record, control, check_keys=False):
+            return
+        logger.info("import %s: validating again, with the key checks on", import_id)
+    _validate_once(context, record, control, check_keys=True)
+
+
+def _keys_left_to_table(destination: SqlDestination, schema: TableSchema, mode: str) -> bool:
+    """Whether an insert's load can be the check of its keys: into an empty table, which
+    holds no key of another import, the load fails on any key the file repeats (a table
+    takes loads only with a unique index on the primary key and on each unique field; see
+    ``ddl.plan_evolution``), and that costs less than tracking every key in the validator
+    (a third of the validation of a file with a unique text column)."""
+    return mode == "insert" and destination.is_empty(schema)
+
+
+def _validate_once(
+    context: AppContext, record: ImportRecord, control: JobControl, *, check_keys: bool
+) -> bool:
+    """One validation of the whole file (and its load, with an auto-commit). Without the
+    key checks it answers False, having ended nothing, unless its load committed."""
+    import_id = record.id
+    options = options_of(record)
     state = ImportState.VALIDATING
     settings = context.settings
     with transaction(context.sessions) as session:
@@ -221,7 +252,7 @@ def validate(context: AppContext, import_id: uuid.UUID, control: JobControl) -> 
     single_pass = _loads_while_validating(options, schema)
     destination = _destination(context)
     lookups = not single_pass or not destination.is_empty(schema)
-    validator = _validator(context, record, schema, budget, lookups=lookups)
+    validator = _validator(context, record, schema, budget, lookups=lookups, check_keys=check_keys)
     keeper = _RowKeeper(settings.max_stored_errors)
     run = _ValidationRun(context, record, validator, keeper, control)
     batches = run.batches(schema, patches)
@@ -229,30 +260,34 @@ def validate(context: AppContext, import_id: uuid.UUID, control: JobControl) -> 
     try:
         if single_pass:
             loaded = _load_while_validating(run, destination, schema, batches, options)
+            if loaded is None and not check_keys:
+                return False
         for _ in batches:  # the rest, when the load stopped early (or there was none)
             pass
     except ImportCancelled:
         _cancel(context, import_id, state)
-        return
+        return True
     except UnreadableFile as exc:
         fail_import(context, import_id, state, exc.slug, exc.detail)
-        return
+        return True
     except (TableMismatch, UnstorableValue) as exc:  # the key look-up in the target table
         fail_import(context, import_id, state, exc.slug, exc.detail, errors=exc.errors)
-        return
-    except LoadConflict as exc:  # found as the load commits: the import is committing
-        committing = ImportState.COMMITTING
-        fail_import(context, import_id, committing, exc.slug, exc.detail, errors=exc.errors)
-        return
+        return True
+    except LoadConflict as exc:  # a key the table refused
+        if not check_keys:
+            return False
+        fail_import(context, import_id, state, exc.slug, exc.detail, errors=exc.errors)
+        return True
     if loaded is not None:
         _complete(context, record, validator, loaded)
-        return
+        return True
     with transaction(context.sessions) as session:
         if run.end(session) is not ImportState.VALIDATED:
-            return
+            return True
         fresh = get_import(session, import_id=import_id)
         if options.auto_commit and (validator.rows_invalid == 0 or options.on_error == "skip"):
             begin_commit(context, session, fresh, mode=options.mode, on_error=options.on_error)
+    return True
 
 
 class _StopLoading(Exception):
@@ -285,14 +320,17 @@ def _load_while_validating(
     ended = False
 
     def valid_rows() -> Iterator[pl.DataFrame]:
-        nonlocal ended
         for result in batches:
             if validator.budget_exceeded or (abort and validator.rows_invalid):
                 raise _StopLoading
             yield result.valid
         if validator.budget_exceeded:
             raise _StopLoading
-        # Every row validated: committing from here, before the load commits.
+
+    def validated() -> None:
+        # Every row validated and in the table, every key held: committing from here,
+        # before the load commits.
+        nonlocal ended
         with transaction(run.context.sessions) as session:
             if _cancel_requested(session, run.record.id):
                 raise ImportCancelled
@@ -305,7 +343,13 @@ def _load_while_validating(
     try:
         # The destination reads valid_rows() in a thread of its own, stopped before load()
         # returns or raises: before the import's end is written.
-        loaded = destination.load(schema, valid_rows(), import_id=run.record.id, mode=options.mode)
+        loaded = destination.load(
+            schema,
+            valid_rows(),
+            import_id=run.record.id,
+            mode=options.mode,
+            before_commit=validated,
+        )
     except _StopLoading:
         return None
     return loaded if ended else None
@@ -462,15 +506,39 @@ def commit(context: AppContext, import_id: uuid.UUID, control: JobControl) -> No
     """Stream the file again (patches applied), validate, load through the SQL destination:
     ``abort`` all-or-nothing, ``skip`` the valid rows only. A schema with an HTTP
     destination delivers the valid rows there (after the table load, in a second pass, when
-    it keeps the table too); see ``imports.delivery``."""
+    it keeps the table too); see ``imports.delivery``.
+
+    An insert into an empty table that refuses repeated keys by itself leaves the key checks
+    to it, as the validate job does: if the load does not commit, the commit is done again
+    with them on."""
     record = files.get(context, import_id=import_id)
     if record.state != ImportState.COMMITTING:
         return
-    state = ImportState.COMMITTING
     with context.sessions() as session:
         info = schema_of(session, record)
         patches = _patches(session, import_id)
     schema = info.schema
+    table_only = schema.writes_table and schema.x_loadbay.destination is None
+    if table_only and _keys_left_to_table(_destination(context), schema, record.mode):
+        if _commit_once(context, record, schema, patches, control, check_keys=False):
+            return
+        logger.info("import %s: committing again, with the key checks on", import_id)
+    _commit_once(context, record, schema, patches, control, check_keys=True)
+
+
+def _commit_once(
+    context: AppContext,
+    record: ImportRecord,
+    schema: TableSchema,
+    patches: Patches,
+    control: JobControl,
+    *,
+    check_keys: bool,
+) -> bool:
+    """One commit pass; without the key checks it answers False, having ended nothing,
+    unless its load committed."""
+    import_id = record.id
+    state = ImportState.COMMITTING
     # Into a table that is empty now, keys need no look-up: the load fills it directly,
     # holding it locked (a look-up from another connection would wait on that lock), and
     # if another import fills it first the load stages and reports any clash itself.
@@ -481,6 +549,7 @@ def commit(context: AppContext, import_id: uuid.UUID, control: JobControl) -> No
         schema,
         ErrorBudget(),
         lookups=schema.writes_table and not destination.is_empty(schema),
+        check_keys=check_keys,
     )
     meter = _meter(context, record)
 
@@ -529,26 +598,34 @@ def commit(context: AppContext, import_id: uuid.UUID, control: JobControl) -> No
                 state=state,
             )
             if delivered.ended:
-                return
+                return True
             loaded, rejected = delivered.accepted, delivered.rejected
     except ImportCancelled:
         _cancel(context, import_id, state)
-        return
+        return True
     except _AbortCommit as exc:
+        if not check_keys:
+            return False
         detail = (
             f"the commit found {exc.rows_invalid} invalid row(s) (on_error=abort); "
             "nothing was loaded" + delivery_note(context, import_id)
         )
         errors = [_detail(e) for e in exc.errors]
         fail_import(context, import_id, state, "validation-failed", detail, errors=errors)
-        return
+        return True
     except UnreadableFile as exc:
         fail_import(context, import_id, state, exc.slug, exc.detail)
-        return
-    except (LoadConflict, TableMismatch, UnstorableValue) as exc:
+        return True
+    except LoadConflict as exc:
+        if not check_keys:
+            return False
         fail_import(context, import_id, state, exc.slug, exc.detail, errors=exc.errors)
-        return
+        return True
+    except (TableMismatch, UnstorableValue) as exc:
+        fail_import(context, import_id, state, exc.slug, exc.detail, errors=exc.errors)
+        return True
     _complete(context, record, validator, loaded, rejected)
+    return True
 
 
 def _complete(
@@ -648,6 +725,7 @@ def _validator(
     budget: ErrorBudget,
     *,
     lookups: bool = True,
+    check_keys: bool = True,
 ) -> Validator:
     existing = None
     if record.mode == "insert" and lookups and schema.writes_table:
@@ -664,7 +742,11 @@ def _validator(
     spill_dir = context.settings.data_dir / "tmp"
     spill_dir.mkdir(exist_ok=True)
     return Validator(
-        compile_schema(schema), budget=budget, existing_keys=existing, spill_dir=spill_dir
+        compile_schema(schema),
+        budget=budget,
+        existing_keys=existing,
+        spill_dir=spill_dir,
+        check_keys=check_keys,
     )
 
 

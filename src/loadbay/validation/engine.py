@@ -115,6 +115,10 @@ class Validator:
     where the key already exists in the target table. It is called per batch with the
     distinct keys new to this run: once per unique field (one column named as the field) and
     once for the primary key (its fields' columns), with typed values.
+
+    ``check_keys=False`` leaves out the checks of unique fields and the primary key, for a
+    load into a table that refuses repeated keys itself; if it does refuse one, the caller
+    validates again with them on, to say which rows repeat it.
     """
 
     def __init__(
@@ -124,6 +128,7 @@ class Validator:
         budget: ErrorBudget | None = None,
         existing_keys: ExistingKeys | None = None,
         spill_dir: Path | None = None,
+        check_keys: bool = True,
     ) -> None:
         self.compiled = compiled
         self.budget = budget or ErrorBudget()
@@ -142,9 +147,9 @@ class Validator:
                 KeyTracker([typed(f)], [f.name], [f.dtype], existing_keys, spill_dir=spill_dir),
             )
             for f in compiled.fields
-            if f.unique
+            if f.unique and check_keys
         ]
-        if self._key_fields:
+        if self._key_fields and check_keys:
             column = self._key_fields[0].position if len(self._key_fields) == 1 else None
             primary = KeyTracker(
                 [typed(f) for f in self._key_fields],
