@@ -11,8 +11,9 @@ service and job functions in a child process: the file goes in through
 jobs (``pipeline.analyse``, then ``validate``, which with ``auto_commit`` loads the rows as
 it validates them, in one pass) run in turn with all rules of the schema on (id integer
 primary key; email format email, required, unique; name required, maxLength; age min/max;
-date; number; enum; boolean). The child reports its wall time, per job, and its peak RSS
-(``VmHWM``), so nothing of this parent is counted.
+date; number; enum; boolean; the keys of this insert into an empty table are checked by
+the table's unique indexes, as in every such import). The child reports its wall time, per
+job, and its peak RSS (``VmHWM``), so nothing of this parent is counted.
 
 Anchors, timed in the same run:
 - ``psql \\copy`` of the file into a fresh typed table with a primary key (PostgreSQL);
