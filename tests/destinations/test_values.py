@@ -187,3 +187,38 @@ def test_any_text_and_float_round_trips(
     stored = round_trip(destination, target_engine, "number", floats)
     # SQLite drops the sign of -0.0 (see test_negative_zero); everything else is exact.
     assert stored == floats
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    integers=st.lists(st.none() | st.integers(-(2**63), 2**63 - 1), max_size=20),
+    dates=st.lists(st.none() | st.dates(), max_size=20),
+    datetimes=st.lists(st.none() | st.datetimes(timezones=st.just(UTC)), max_size=20),
+    times=st.lists(st.none() | st.times(), max_size=20),
+)
+def test_any_integer_date_and_time_round_trips(
+    destination: SqlDestination,
+    target_engine: sa.Engine,
+    backend: str,
+    integers: list[int | None],
+    dates: list[dt.date | None],
+    datetimes: list[dt.datetime | None],
+    times: list[dt.time | None],
+) -> None:
+    """PostgreSQL takes these in binary forms (``destinations/pgbinary.py``): big-endian,
+    counted from 2000-01-01, in microseconds; SQLite as ISO text."""
+    assert round_trip(destination, target_engine, "integer", integers) == integers
+    stored: list[Any] = round_trip(destination, target_engine, "date", dates)
+    if backend == "sqlite":
+        stored = [dt.date.fromisoformat(s) if s else None for s in stored]
+    assert stored == dates
+    stored = round_trip(destination, target_engine, "datetime", datetimes)
+    if backend == "sqlite":
+        stored = [dt.datetime.fromisoformat(s) if s else None for s in stored]
+    assert stored == datetimes
+    stored = round_trip(destination, target_engine, "time", times)
+    if backend == "sqlite":
+        stored = [dt.time.fromisoformat(s) if s else None for s in stored]
+    assert stored == times

@@ -1,4 +1,5 @@
-"""The shape of the typed batches a destination accepts, and the text forms of temporal values.
+"""The shape of the typed batches a destination accepts, and SQLite's text forms of temporal
+values.
 
 The validation engine produces one polars dtype per Table Schema type; a batch that does not
 match is a programming error upstream, so it is refused with ``ValueError`` before anything
@@ -27,9 +28,8 @@ POLARS_DTYPES: Mapping[FieldType, pl.DataType] = {
     "year": pl.Int32(),
 }
 
-# Fixed-width ISO 8601 text, so stored values sort in time order where they are text (SQLite)
-# and parse exactly where they are typed (PostgreSQL COPY). Datetimes are UTC, so "%:z" is
-# always "+00:00".
+# Fixed-width ISO 8601 text, so that values SQLite stores as text sort in time order (the
+# PostgreSQL destination sends binary forms). Datetimes are UTC, so "%:z" is always "+00:00".
 DATE_FORMAT = "%Y-%m-%d"
 DATETIME_FORMAT = "%Y-%m-%dT%H:%M:%S%.6f%:z"
 TIME_FORMAT = "%H:%M:%S%.6f"
