@@ -15,6 +15,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from loadbay.db import create_engine, make_session_factory, migrate
+from loadbay.destinations.sql import SqlDestination
 from loadbay.jobs import service as jobs
 from loadbay.outbound import OutboundClient
 from loadbay.settings import Settings
@@ -39,6 +40,7 @@ class AppContext:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         engine = create_engine(settings.metadata_url())
         target = create_engine(settings.target_url())
+        SqlDestination.prepare(target)
         return cls(settings, engine, make_session_factory(engine), target, OutboundClient(settings))
 
     def start(self) -> None:

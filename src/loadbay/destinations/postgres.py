@@ -12,6 +12,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
+from types import ModuleType
 from typing import Any
 
 import polars as pl
@@ -219,6 +220,15 @@ class PostgresConnection(TargetConnection):
         return bool(self.fetch(_HAS_DEFAULT, [self._regclass(table), column])[0][0])
 
 
+def binary_encoder() -> ModuleType:
+    """``pgbinary``, imported when first asked for: the pyarrow it needs takes up to a second
+    and 60 MB to load, which a process whose target is SQLite never pays (``SqlDestination
+    .prepare`` asks for it at start when the target is PostgreSQL)."""
+    from loadbay.destinations import pgbinary
+
+    return pgbinary
+
+
 class _CopyWriter(RowWriter):
     """COPY in PostgreSQL's binary format (``pgbinary``), where PostgreSQL only checks and
     copies values instead of parsing text; each batch is encoded for the types of the
@@ -232,11 +242,7 @@ class _CopyWriter(RowWriter):
         types: dict[str, str],
         import_id: uuid.UUID | None,
     ) -> None:
-        # Here, not at the top: pyarrow (43 MB resident) is loaded only by a process that
-        # loads into PostgreSQL, not by one whose target is SQLite.
-        from loadbay.destinations import pgbinary
-
-        self._pgbinary = pgbinary
+        self._pgbinary = binary_encoder()
         self._driver = driver
         self._quote = quote
         self._table = table

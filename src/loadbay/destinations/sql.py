@@ -38,7 +38,7 @@ from loadbay.destinations.ddl import (
 from loadbay.destinations.errors import LoadConflict, TableMismatch, UpsertRequiresPrimaryKey
 from loadbay.destinations.frames import IMPORT_ID_COLUMN, ROW_COLUMN, conform
 from loadbay.destinations.move import LoadMode, Move
-from loadbay.destinations.postgres import PostgresConnection
+from loadbay.destinations.postgres import PostgresConnection, binary_encoder
 from loadbay.destinations.sqlite import SqliteConnection
 from loadbay.errors import ErrorDetail
 from loadbay.prefetch import prefetch
@@ -71,6 +71,13 @@ class SqlDestination:
             raise ValueError("PostgreSQL targets need the psycopg (3) driver")
         self._engine = engine
         self._bulk_load_empty = bulk_load_empty
+
+    @staticmethod
+    def prepare(engine: Engine) -> None:
+        """Load now, at start, what loads into ``engine``'s database need, rather than in the
+        first load: for PostgreSQL the binary COPY encoder (pyarrow)."""
+        if engine.dialect.name == "postgresql":
+            binary_encoder()
 
     def ensure_table(self, schema: TableSchema) -> None:
         """Create the target table, or check an existing one and add new nullable columns.
