@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 
+import polars as pl
 import pytest
 
 from loadbay.db import create_engine
-from loadbay.destinations.pgbinary import encoder_for
+from loadbay.destinations.pgbinary import TextHoldsNul, encode, encoder_for
 from loadbay.destinations.postgres import POSTGRES_TYPES
 from loadbay.destinations.sql import SqlDestination
 from tests.destinations.helpers import batch, make_schema, query, read
@@ -19,6 +21,46 @@ def test_every_column_type_the_destination_admits_has_a_binary_form() -> None:
     assert "character varying" in admitted
     for name in admitted:
         assert callable(encoder_for(name)), name
+
+
+def rows(frame: pl.DataFrame, *types: str) -> bytes:
+    return bytes(encode(frame, [encoder_for(t) for t in types]))
+
+
+def test_rows_are_a_field_count_then_a_length_and_a_value_per_field() -> None:
+    """Exact bytes, big-endian: NULL is the length -1 alone; a sliced frame starts at its
+    first row; no rows make no bytes."""
+    frame = pl.DataFrame({"n": [1, 2, None], "s": ["x", "yy", None]}).slice(1, 2)
+    assert rows(frame, "bigint", "text") == (
+        b"\x00\x02" + b"\x00\x00\x00\x08" + (2).to_bytes(8, "big") + b"\x00\x00\x00\x02yy"
+        b"\x00\x02" + b"\xff\xff\xff\xff" + b"\xff\xff\xff\xff"
+    )
+    assert rows(frame.clear(), "bigint", "text") == b""
+
+
+def test_dates_times_and_booleans_count_from_postgresql_epochs() -> None:
+    frame = pl.DataFrame(
+        {
+            "d": [dt.date(2000, 1, 2)],
+            "t": [dt.time(0, 0, 1, 5)],
+            "ts": [dt.datetime(1999, 12, 31, 23, 59, 59, tzinfo=dt.UTC)],
+            "b": [True],
+        },
+        schema_overrides={"ts": pl.Datetime("us", "UTC")},
+    )
+    types = ("date", "time without time zone", "timestamp with time zone", "boolean")
+    assert rows(frame, *types) == (
+        b"\x00\x04"
+        + b"\x00\x00\x00\x04" + (1).to_bytes(4, "big")
+        + b"\x00\x00\x00\x08" + (1_000_005).to_bytes(8, "big")
+        + b"\x00\x00\x00\x08" + (-1_000_000).to_bytes(8, "big", signed=True)
+        + b"\x00\x00\x00\x01\x01"
+    )  # fmt: skip
+
+
+def test_text_holding_nul_is_refused() -> None:
+    with pytest.raises(TextHoldsNul):
+        rows(pl.DataFrame({"s": ["ok", "a\x00b"]}), "text")
 
 
 def test_a_column_type_without_a_binary_form_is_a_bug() -> None:
