@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import subprocess
+import sys
 import uuid
+from pathlib import Path
 
 import polars as pl
 import pytest
@@ -88,3 +91,29 @@ def test_values_go_in_the_form_of_the_existing_column(postgres_schema_url: str) 
         assert read(engine, "seasons", ["year", "label"]) == [(2024, "spring"), (None, None)]
     finally:
         engine.dispose()
+
+
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def test_pyarrow_is_loaded_at_start_only_for_a_postgresql_target(
+    tmp_path: Path, request: pytest.FixtureRequest, backend: str
+) -> None:
+    """A fresh process, as a server starts: building the context loads the binary encoder
+    (and pyarrow's 60 MB) when the target is PostgreSQL, and never when it is SQLite."""
+    target = (
+        request.getfixturevalue("postgres_url")
+        if backend == "postgres"
+        else f"sqlite:///{tmp_path}/data.sqlite"
+    )
+    script = (
+        "import sys\n"
+        "from loadbay.context import AppContext\n"
+        "from loadbay.settings import Settings\n"
+        f"settings = Settings(data_dir={str(tmp_path)!r}, target_database_url={target!r})\n"
+        "AppContext.build(settings).close()\n"
+        "print('pyarrow' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == str(backend == "postgres")

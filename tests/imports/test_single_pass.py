@@ -168,6 +168,10 @@ def test_repeats_left_to_an_empty_table_are_found_and_reported_as_rows(
         (LATE, "unique"),
         (LATE + 1, "primaryKey"),
     ]
+    assert [(e["column"], e["message"]) for e in body["first_errors"]] == [
+        ("email", 'duplicate value of unique field "email" (first seen in row 7)'),
+        ("id", 'duplicate primary key "id" (first seen in row 8)'),
+    ]
     assert again(body["id"], "validating") in caplog.messages
     with target_engine.connect() as conn:
         assert conn.scalar(sa.text("SELECT count(*) FROM customers")) == 0

@@ -12,7 +12,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from types import ModuleType
 from typing import Any
 
 import polars as pl
@@ -220,15 +219,6 @@ class PostgresConnection(TargetConnection):
         return bool(self.fetch(_HAS_DEFAULT, [self._regclass(table), column])[0][0])
 
 
-def binary_encoder() -> ModuleType:
-    """``pgbinary``, imported when first asked for: the pyarrow it needs takes up to a second
-    and 60 MB to load, which a process whose target is SQLite never pays (``SqlDestination
-    .prepare`` asks for it at start when the target is PostgreSQL)."""
-    from loadbay.destinations import pgbinary
-
-    return pgbinary
-
-
 class _CopyWriter(RowWriter):
     """COPY in PostgreSQL's binary format (``pgbinary``), where PostgreSQL only checks and
     copies values instead of parsing text; each batch is encoded for the types of the
@@ -242,7 +232,6 @@ class _CopyWriter(RowWriter):
         types: dict[str, str],
         import_id: uuid.UUID | None,
     ) -> None:
-        self._pgbinary = binary_encoder()
         self._driver = driver
         self._quote = quote
         self._table = table
@@ -250,7 +239,11 @@ class _CopyWriter(RowWriter):
         self._import_id = import_id
 
     def encode(self, frame: pl.DataFrame) -> tuple[list[str], memoryview]:
-        pgbinary = self._pgbinary
+        # Imported here, not at the top: the pyarrow it needs takes up to a second and 60 MB
+        # to load, which a process whose target is SQLite never pays (``SqlDestination
+        # .prepare`` loads it at start when the target is PostgreSQL).
+        from loadbay.destinations import pgbinary
+
         if self._import_id is not None:
             frame = frame.with_columns(pl.lit(str(self._import_id)).alias(IMPORT_ID_COLUMN))
         encoders = [pgbinary.encoder_for(self._types[name]) for name in frame.columns]
@@ -261,6 +254,8 @@ class _CopyWriter(RowWriter):
             raise
 
     def write(self, encoded: tuple[list[str], memoryview]) -> None:
+        from loadbay.destinations import pgbinary  # loaded by encode() already
+
         columns, data = encoded
         q = self._quote
         names = ", ".join(map(q, columns))
@@ -268,9 +263,9 @@ class _CopyWriter(RowWriter):
         # names as %.
         statement = f"COPY {q(self._table)} ({names}) FROM STDIN (FORMAT %s)"
         with self._driver.cursor() as cursor, cursor.copy(statement, ["binary"]) as copy:
-            copy.write(self._pgbinary.HEADER)
+            copy.write(pgbinary.HEADER)
             copy.write(data)
-            copy.write(self._pgbinary.TRAILER)
+            copy.write(pgbinary.TRAILER)
 
 
 def _refuse_nul(frame: pl.DataFrame) -> None:

@@ -13,6 +13,7 @@ reading its batches. Each row also carries its import id and source row number
 
 from __future__ import annotations
 
+import importlib
 import logging
 import time
 import uuid
@@ -38,7 +39,7 @@ from loadbay.destinations.ddl import (
 from loadbay.destinations.errors import LoadConflict, TableMismatch, UpsertRequiresPrimaryKey
 from loadbay.destinations.frames import IMPORT_ID_COLUMN, ROW_COLUMN, conform
 from loadbay.destinations.move import LoadMode, Move
-from loadbay.destinations.postgres import PostgresConnection, binary_encoder
+from loadbay.destinations.postgres import PostgresConnection
 from loadbay.destinations.sqlite import SqliteConnection
 from loadbay.errors import ErrorDetail
 from loadbay.prefetch import prefetch
@@ -77,7 +78,7 @@ class SqlDestination:
         """Load now, at start, what loads into ``engine``'s database need, rather than in the
         first load: for PostgreSQL the binary COPY encoder (pyarrow)."""
         if engine.dialect.name == "postgresql":
-            binary_encoder()
+            importlib.import_module("loadbay.destinations.pgbinary")
 
     def ensure_table(self, schema: TableSchema) -> None:
         """Create the target table, or check an existing one and add new nullable columns.

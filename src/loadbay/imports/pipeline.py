@@ -18,7 +18,7 @@ import json
 import logging
 import uuid
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -201,20 +201,40 @@ def validate(context: AppContext, import_id: uuid.UUID, control: JobControl) -> 
     with context.sessions() as session:
         schema = schema_of(session, record).schema
     single_pass = _loads_while_validating(options, schema)
-    if single_pass and _keys_left_to_table(_destination(context), schema, options.mode):
-        if _validate_once(context, record, control, check_keys=False):
+    _keys_left_to_table_first(
+        context,
+        record,
+        schema,
+        options.mode,
+        "validating",
+        lambda check_keys: _validate_once(context, record, control, check_keys=check_keys),
+        may=single_pass,
+    )
+
+
+def _keys_left_to_table_first(
+    context: AppContext,
+    record: ImportRecord,
+    schema: TableSchema,
+    mode: str,
+    doing: str,
+    run_once: Callable[[bool], bool],
+    *,
+    may: bool,
+) -> None:
+    """``run_once(check_keys)``: first without the key checks when the load can be their
+    judge, then, if that pass did not count (it answers False), again with them.
+
+    It can be for an insert into an empty table, which holds no key of another import: the
+    load fails on any key the file repeats (a table takes loads only with a unique index on
+    the primary key and on each unique field; see ``ddl.plan_evolution``), and that costs
+    less than tracking every key in the validator (a third of the validation of a file with
+    a unique text column)."""
+    if may and mode == "insert" and _destination(context).is_empty(schema):
+        if run_once(False):
             return
-        logger.info("import %s: validating again, with the key checks on", import_id)
-    _validate_once(context, record, control, check_keys=True)
-
-
-def _keys_left_to_table(destination: SqlDestination, schema: TableSchema, mode: str) -> bool:
-    """Whether an insert's load can be the check of its keys: into an empty table, which
-    holds no key of another import, the load fails on any key the file repeats (a table
-    takes loads only with a unique index on the primary key and on each unique field; see
-    ``ddl.plan_evolution``), and that costs less than tracking every key in the validator
-    (a third of the validation of a file with a unique text column)."""
-    return mode == "insert" and destination.is_empty(schema)
+        logger.info("import %s: %s again, with the key checks on", record.id, doing)
+    run_once(True)
 
 
 def _validate_once(
@@ -508,9 +528,8 @@ def commit(context: AppContext, import_id: uuid.UUID, control: JobControl) -> No
     destination delivers the valid rows there (after the table load, in a second pass, when
     it keeps the table too); see ``imports.delivery``.
 
-    An insert into an empty table that refuses repeated keys by itself leaves the key checks
-    to it, as the validate job does: if the load does not commit, the commit is done again
-    with them on."""
+    An insert into an empty table leaves the key checks to the table, as the validate job
+    does: if the load does not commit, the commit is done again with them on."""
     record = files.get(context, import_id=import_id)
     if record.state != ImportState.COMMITTING:
         return
@@ -518,12 +537,17 @@ def commit(context: AppContext, import_id: uuid.UUID, control: JobControl) -> No
         info = schema_of(session, record)
         patches = _patches(session, import_id)
     schema = info.schema
-    table_only = schema.writes_table and schema.x_loadbay.destination is None
-    if table_only and _keys_left_to_table(_destination(context), schema, record.mode):
-        if _commit_once(context, record, schema, patches, control, check_keys=False):
-            return
-        logger.info("import %s: committing again, with the key checks on", import_id)
-    _commit_once(context, record, schema, patches, control, check_keys=True)
+    _keys_left_to_table_first(
+        context,
+        record,
+        schema,
+        record.mode,
+        "committing",
+        lambda check_keys: _commit_once(
+            context, record, schema, patches, control, check_keys=check_keys
+        ),
+        may=schema.writes_table and schema.x_loadbay.destination is None,
+    )
 
 
 def _commit_once(
