@@ -1,10 +1,13 @@
-"""The metadata store: migrations match the models, WAL on SQLite, UTC timestamps."""
+"""The metadata store: migrations match the models, WAL on SQLite, UTC timestamps, reads
+on the event loop."""
 
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -14,7 +17,15 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
 from loadbay.context import AppContext
-from loadbay.db import MIGRATIONS_DIR, Base, UTCDateTime, create_engine, migrate, normalise_url
+from loadbay.db import (
+    MIGRATIONS_DIR,
+    Base,
+    LoopReads,
+    UTCDateTime,
+    create_engine,
+    migrate,
+    normalise_url,
+)
 from loadbay.models import load_all
 
 
@@ -44,7 +55,6 @@ migrate(create_engine("sqlite:///" + sys.argv[1]))
 
 
 def test_processes_migrating_a_new_sqlite_store_at_once_all_succeed(tmp_path: Path) -> None:
-    import time
 
     for attempt in range(2):
         database = tmp_path / f"store-{attempt}.sqlite"
@@ -102,3 +112,78 @@ def test_utc_datetimes_round_trip(context: AppContext) -> None:
 )
 def test_urls_are_normalised_to_psycopg3(given: str, expected: str) -> None:
     assert normalise_url(given) == expected
+
+
+# Reads on the event loop (LoopReads): SQLite only, never waiting.
+
+
+def _sqlite_store(tmp_path: Path) -> sa.Engine:
+    engine = create_engine(f"sqlite:///{tmp_path / 'store.sqlite'}")
+    with engine.begin() as connection:
+        connection.exec_driver_sql("CREATE TABLE t (x INTEGER)")
+        connection.exec_driver_sql("INSERT INTO t VALUES (1)")
+    return engine
+
+
+def _values(connection: sa.Connection) -> list[int]:
+    return list(connection.exec_driver_sql("SELECT x FROM t ORDER BY x").scalars())
+
+
+def test_a_loop_read_sees_every_commit_made_before_it(tmp_path: Path) -> None:
+    engine = _sqlite_store(tmp_path)
+    reads = LoopReads(engine)
+    assert reads.run(_values) == [1]
+    with engine.begin() as connection:  # another connection, as a job's would be
+        connection.exec_driver_sql("INSERT INTO t VALUES (2)")
+    assert reads.run(_values) == [1, 2]  # no snapshot held over from the first read
+    reads.close()
+    engine.dispose()
+
+
+def test_a_loop_read_does_not_wait_for_a_busy_store(tmp_path: Path) -> None:
+    engine = _sqlite_store(tmp_path)
+    engine.dispose()  # no other connection open: the one below can take the file for itself
+    holder = sqlite3.connect(tmp_path / "store.sqlite", isolation_level=None)
+    holder.execute("PRAGMA locking_mode=EXCLUSIVE")
+    holder.execute("BEGIN EXCLUSIVE")
+    holder.execute("INSERT INTO t VALUES (2)")
+    holder.execute("COMMIT")  # the exclusive lock is kept until the connection closes
+    reads = LoopReads(engine)
+    started = time.perf_counter()
+    assert reads.run(_values) is None  # the caller reads from a thread instead
+    assert time.perf_counter() - started < 1.0  # the store's own busy timeout is 10 s
+    holder.close()
+    assert reads.run(_values) == [1, 2]
+    reads.close()
+    engine.dispose()
+
+
+def test_a_loop_read_in_use_is_not_shared(tmp_path: Path) -> None:
+    # A second event loop in the process (two test clients at once) must not share it.
+    engine = _sqlite_store(tmp_path)
+    reads = LoopReads(engine)
+    assert reads.run(lambda connection: (_values(connection), reads.run(_values))) == ([1], None)
+    reads.close()
+    engine.dispose()
+
+
+def test_a_failing_loop_read_raises(tmp_path: Path) -> None:
+    engine = _sqlite_store(tmp_path)
+    reads = LoopReads(engine)
+    with pytest.raises(sa.exc.OperationalError, match="no such table"):
+        reads.run(lambda connection: connection.exec_driver_sql("SELECT * FROM missing").all())
+    assert reads.run(_values) == [1]  # and the connection is still good
+    reads.close()
+    engine.dispose()
+
+
+@pytest.mark.postgres
+def test_postgresql_is_never_read_on_the_loop(postgres_url: str) -> None:
+    engine = create_engine(postgres_url)
+    connects: list[object] = []
+    sa.event.listen(engine, "connect", lambda *args: connects.append(args))
+    reads = LoopReads(engine)
+    assert reads.run(lambda connection: connection.exec_driver_sql("SELECT 1").scalar()) is None
+    assert connects == []  # a network round trip must not hold the loop
+    reads.close()
+    engine.dispose()

@@ -14,7 +14,7 @@ from fastapi import Request
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from loadbay.db import create_engine, make_session_factory, migrate
+from loadbay.db import LoopReads, create_engine, make_session_factory, migrate
 from loadbay.destinations.sql import SqlDestination
 from loadbay.jobs import service as jobs
 from loadbay.outbound import OutboundClient
@@ -32,6 +32,8 @@ class AppContext:
     target_engine: Engine
     # The one client for calls to other servers (webhooks, sources, HTTP destinations).
     outbound: OutboundClient
+    # Hot point reads without the hop to a thread, where the store allows it (SQLite).
+    loop_reads: LoopReads
     # Set by whoever runs jobs (the app, the worker, the CLI); None: jobs wait in the table.
     executor: Executor | None = field(default=None)
 
@@ -41,7 +43,14 @@ class AppContext:
         engine = create_engine(settings.metadata_url())
         target = create_engine(settings.target_url())
         SqlDestination.prepare(target)
-        return cls(settings, engine, make_session_factory(engine), target, OutboundClient(settings))
+        return cls(
+            settings,
+            engine,
+            make_session_factory(engine),
+            target,
+            OutboundClient(settings),
+            LoopReads(engine),
+        )
 
     def start(self) -> None:
         migrate(self.engine)
@@ -55,6 +64,7 @@ class AppContext:
             self.executor.notify(job_id)
 
     def close(self) -> None:
+        self.loop_reads.close()
         self.engine.dispose()
         self.target_engine.dispose()
         self.outbound.close()

@@ -10,10 +10,12 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
+from starlette.concurrency import run_in_threadpool
 
 from loadbay.app import create_app
 from loadbay.context import AppContext
 from loadbay.db import transaction
+from loadbay.imports import router
 from loadbay.imports.cache import ImportVersion, ImportViewCache, SharedViews, views_of
 from loadbay.imports.models import ImportError_, ImportRecord
 from loadbay.imports.schemas import ImportOut
@@ -25,21 +27,25 @@ from tests.imports.conftest import CUSTOMERS, customer
 T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 
 
-def completed_import(client: TestClient) -> dict[str, Any]:
-    response = client.post("/api/imports", json={"schema": "customers", "records": [customer(1)]})
+def completed_import(client: TestClient, number: int = 1) -> dict[str, Any]:
+    record = customer(number)
+    response = client.post("/api/imports", json={"schema": "customers", "records": [record]})
     assert response.status_code == 201, response.text
     body: dict[str, Any] = response.json()
     return body
 
 
-def statements_during(engine: sa.Engine) -> list[str]:
-    """A list that collects every SQL statement ``engine`` runs from now on."""
+def statements_during(context: AppContext) -> list[str]:
+    """A list that collects every SQL statement the metadata store runs from now on, on the
+    loop (``context.loop_reads``) or in a thread."""
     seen: list[str] = []
 
     def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
         seen.append(statement)
 
-    sa.event.listen(engine, "before_cursor_execute", record)
+    for engine in (context.engine, context.loop_reads.engine):
+        if engine is not None:
+            sa.event.listen(engine, "before_cursor_execute", record)
     return seen
 
 
@@ -98,13 +104,35 @@ def test_a_cached_read_returns_the_same_body_with_one_light_query(
     ImportOut.model_validate(first.json())  # conforms to the documented response model
 
     context: AppContext = client.app.state.context  # type: ignore[attr-defined]
-    statements = statements_during(context.engine)
+    statements = statements_during(context)
     second = client.get(created["links"]["self"])
     assert second.content == first.content
     assert len(statements) == 1
     assert "updated_at" in statements[0]
     assert "import_errors" not in statements[0]
     assert len(views_of(client.app)) == 1  # type: ignore[arg-type]
+
+
+def test_a_cached_read_on_sqlite_stays_on_the_event_loop(
+    client: TestClient, customers: Any, backend: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    created, other = completed_import(client), completed_import(client, 2)
+    url = created["links"]["self"]
+    assert client.get(url).status_code == 200  # now cached
+    hops: list[object] = []
+
+    async def counted(function: Any, *args: Any) -> Any:
+        hops.append(function)
+        return await run_in_threadpool(function, *args)
+
+    monkeypatch.setattr(router, "run_in_threadpool", counted)
+    assert client.get(url).json() == created
+    # SQLite is read on the loop (LoopReads); a PostgreSQL read is a round trip: a thread.
+    assert len(hops) == (0 if backend == "sqlite" else 1)
+    # A view not cached yet is built in a thread, on either store: one hop.
+    hops.clear()
+    assert client.get(other["links"]["self"]).json() == other
+    assert len(hops) == 1
 
 
 def test_a_cached_read_reflects_a_later_transition(
@@ -222,7 +250,7 @@ def test_a_view_built_by_one_process_serves_another_through_redis(
         assert first.get(f"/api/imports/{body['id']}").json() == body
         # The second process has nothing of its own: the view comes from Redis, so only the
         # light version query reaches the database.
-        seen = statements_during(second.app.state.context.engine)  # type: ignore[attr-defined]
+        seen = statements_during(second.app.state.context)  # type: ignore[attr-defined]
         assert second.get(f"/api/imports/{body['id']}").json() == body
         assert len(seen) == 1, seen
         assert len(views_of(second.app)) == 1  # type: ignore[arg-type]

@@ -112,7 +112,7 @@ class ImportViewCache:
     def get(self, import_id: uuid.UUID, version: ImportVersion) -> bytes | None:
         """The cached view if it was built from ``version`` (this process's, else the shared
         one), else None."""
-        local = self._get_local(import_id, version)
+        local = self.get_local(import_id, version)
         if local is not None or self.shared is None:
             return local
         shared = self.shared.get(import_id, version)
@@ -125,7 +125,8 @@ class ImportViewCache:
         if self.shared is not None:
             self.shared.put(import_id, version, body)
 
-    def _get_local(self, import_id: uuid.UUID, version: ImportVersion) -> bytes | None:
+    def get_local(self, import_id: uuid.UUID, version: ImportVersion) -> bytes | None:
+        """This process's level only: no I/O, so it may be asked from the event loop."""
         with self._lock:
             entry = self._entries.get(import_id)
             if entry is None:

@@ -7,9 +7,11 @@ import datetime as dt
 import json
 import re
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from functools import partial
 from typing import Annotated, Any, Literal
 
+import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel
@@ -22,7 +24,7 @@ from loadbay.context import AppContext, get_context, get_session
 from loadbay.errors import ErrorDetail
 from loadbay.idempotency import service as idempotency
 from loadbay.imports import files, service
-from loadbay.imports.cache import ImportViewCache, views_of
+from loadbay.imports.cache import ImportVersion, ImportViewCache, views_of
 from loadbay.imports.errors import StateConflict
 from loadbay.imports.models import ImportError_, ImportRecord
 from loadbay.imports.schemas import (
@@ -432,16 +434,28 @@ def list_imports(
 )
 async def get_import(import_id: uuid.UUID, request: Request) -> Response:
     # Async, with no dependencies: FastAPI runs sync dependencies in the thread pool, and
-    # this hot read (pages poll it) should cost one hop, made by the call below.
+    # this hot read (pages poll it) should cost at most one hop, and none when the view is
+    # cached and the store can be read on the loop (LoopReads).
     context = get_context(request)
-    body = await run_in_threadpool(_import_view, context, views_of(request.app), import_id)
+    cache = views_of(request.app)
+    version = context.loop_reads.run(partial(service.import_version, import_id=import_id))
+    body = cache.get_local(import_id, version) if version is not None else None
+    if body is None:
+        body = await run_in_threadpool(_import_view, context, cache, import_id, version)
     return Response(body, media_type="application/json")
 
 
-def _import_view(context: AppContext, cache: ImportViewCache, import_id: uuid.UUID) -> bytes:
-    """The import's JSON view: from the cache when the database still holds its version."""
-    with context.engine.connect() as connection:
-        version = service.import_version(connection, import_id=import_id)
+def _import_view(
+    context: AppContext,
+    cache: ImportViewCache,
+    import_id: uuid.UUID,
+    version: ImportVersion | None = None,
+) -> bytes:
+    """The import's JSON view: from the cache when the database still holds its version
+    (``version``, when the caller has just read it)."""
+    if version is None:
+        with context.engine.connect() as connection:
+            version = service.import_version(connection, import_id=import_id)
     cached = cache.get(import_id, version)
     if cached is not None:
         return cached
@@ -673,7 +687,7 @@ def post_cancel(
 async def get_events(import_id: uuid.UUID, request: Request) -> Response:
     context = get_context(request)
     cache = views_of(request.app)
-    await run_in_threadpool(_current_version, context, import_id)  # 404 before streaming
+    await _current_version(context, import_id)  # 404 before streaming
     return StreamingResponse(
         _events(request, context, cache, import_id),
         media_type="text/event-stream",
@@ -685,9 +699,15 @@ async def get_events(import_id: uuid.UUID, request: Request) -> Response:
 _KEEPALIVE_SECONDS = 15.0
 
 
-def _current_version(context: AppContext, import_id: uuid.UUID) -> Any:
+async def _current_version(context: AppContext, import_id: uuid.UUID) -> ImportVersion:
+    read = partial(service.import_version, import_id=import_id)
+    version = context.loop_reads.run(read)
+    return version if version is not None else await run_in_threadpool(_read, context, read)
+
+
+def _read(context: AppContext, read: Callable[[sa.Connection], ImportVersion]) -> ImportVersion:
     with context.engine.connect() as connection:
-        return service.import_version(connection, import_id=import_id)
+        return read(connection)
 
 
 async def _events(
@@ -700,9 +720,9 @@ async def _events(
     last: Any = None
     quiet = 0.0
     while not await request.is_disconnected():
-        version = await run_in_threadpool(_current_version, context, import_id)
+        version = await _current_version(context, import_id)
         if version != last:
-            body = await run_in_threadpool(_import_view, context, cache, import_id)
+            body = await run_in_threadpool(_import_view, context, cache, import_id, version)
             kind = "state" if last is None or version.state != last.state else "progress"
             stamp = version.updated_at.isoformat()
             yield f"id: {stamp}\nevent: {kind}\ndata: {body.decode()}\n\n"
