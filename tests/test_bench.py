@@ -52,3 +52,14 @@ def test_validate_bench_runs() -> None:
     out = run_bench("validate.py", "--rows", "5000", "--batch-rows", "1000", "--sample-rows", "500")
     assert "loadbay / pydantic:" in out
     assert "loadbay / frictionless:" in out
+
+
+def test_load_bench_runs() -> None:
+    out = run_bench(
+        "load.py", "--seconds", "1", "--rounds", "1", "--concurrency", "4", "--workers", "2"
+    )
+    assert "4 concurrent clients in 2 process(es)" in out
+    assert "GET QPS / bare ceiling:" in out
+    assert "GET p99:" in out
+    # Every request answered: QPS lines with 0.00% errors for the three scenarios.
+    assert out.count(" 0.00%") == 3, out

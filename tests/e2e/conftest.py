@@ -40,11 +40,12 @@ class ServerProcess:
         assert self.process is not None
         return self.process.pid
 
-    def start(self) -> str:
+    def start(self, workers: int = 1) -> str:
         port = free_port()
+        command = [sys.executable, "-m", "loadbay", "serve", "--port", str(port)]
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "loadbay", "serve", "--port", str(port)],
+                [*command, "--workers", str(workers)],
                 env=self.env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
