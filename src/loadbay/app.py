@@ -21,7 +21,7 @@ from loadbay.jobs.executor import build_executor
 from loadbay.observability.logs import configure_logging
 from loadbay.observability.middleware import ObservabilityMiddleware
 from loadbay.observability.router import router as observability_router
-from loadbay.observability.stats import RequestStats
+from loadbay.observability.stats import RequestStats, SharedSeconds, flush_every_second
 from loadbay.request_id import RequestIdMiddleware
 from loadbay.schemas.router import router as schemas_router
 from loadbay.schemas.service import load_directory
@@ -65,15 +65,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         executor.start()
         sweeper = asyncio.create_task(sweep_periodically(context, store), name="upload-sweep")
+        flusher = (
+            asyncio.create_task(flush_every_second(stats), name="stats-flush")
+            if stats.shared is not None
+            else None
+        )
         # Last: everything start-up made is built; keep full collections from walking it.
         freeze_startup_objects()
         try:
             yield
         finally:
             await asyncio.to_thread(executor.stop)
-            sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sweeper
+            for task in (sweeper, flusher):
+                if task is not None:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
+            stats.flush()  # the last seconds of this worker still count for the others
             context.close()
 
     app = FastAPI(
@@ -83,7 +91,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
-    app.state.request_stats = stats = RequestStats()
+    app.state.request_stats = stats = RequestStats(shared=SharedSeconds.from_environment())
     app.state.session_signer = SessionSigner.from_settings(settings)
     # Middleware, innermost first (each add_middleware wraps the ones added before it).
     # Body limits innermost: a request refused by auth or a rate limit is refused first.

@@ -1,5 +1,6 @@
 """`loadbay serve --workers N`: workers with a listening socket each, supervised; metrics
-counted over all of them; clear refusals when the port is taken or a worker cannot start."""
+and dashboard figures counted over all of them; clear refusals when the port is taken or a
+worker cannot start."""
 
 from __future__ import annotations
 
@@ -92,6 +93,15 @@ def test_workers_each_listen_share_the_metrics_and_are_replaced_when_killed(
     )
     assert sum(float(count) for count in counts) == 20
     assert (tmp_path / "var" / "metrics").is_dir()
+
+    # So does the dashboard's /api/stats, whichever worker answers (the others' seconds are
+    # in its files within about a second).
+    def host_figures_counted() -> bool:
+        stats = httpx.get(f"{base}/api/stats").json()
+        assert stats["scope"] == "host"
+        return bool(stats["windows"]["1m"]["requests"] >= 21)  # the 20, and /metrics
+
+    wait_for(host_figures_counted, seconds=10)
 
     killed = min(workers)
     os.kill(killed, signal.SIGKILL)

@@ -4,7 +4,9 @@ and the rows imported, read from the imports table."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
+import os
 import time
 import uuid
 from pathlib import Path
@@ -19,7 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from loadbay.context import AppContext
 from loadbay.imports.models import ImportRecord
-from loadbay.observability.stats import Imported, RequestStats, imported_rows
+from loadbay.observability.stats import Imported, RequestStats, SharedSeconds, imported_rows
 from tests.imports.conftest import customer
 
 
@@ -307,3 +309,85 @@ def test_stats_endpoint_has_series_and_rows_imported(client: TestClient, custome
     # the schema, two imports (201, 422) and the 404; the stats request is not finished yet
     assert one_minute["requests"] == 4
     assert one_minute["error_rate_4xx"] == 0.5
+
+
+# Several workers on a host: each appends its completed seconds to a file of its own.
+
+
+def _workers(tmp_path: Path, clock: FakeClock, *names: str) -> list[RequestStats]:
+    return [
+        RequestStats(clock, FakeWall(clock), shared=SharedSeconds(tmp_path, identity=name))
+        for name in names
+    ]
+
+
+def test_every_worker_answers_with_the_figures_of_the_host(tmp_path: Path) -> None:
+    clock = FakeClock()
+    first, second = _workers(tmp_path, clock, "a", "b")
+    _at(clock, first, 1001, 200, 0.01)
+    _at(clock, first, 1001.5, 404, 0.01)
+    _at(clock, second, 1001.7, 200, 0.2)
+    _at(clock, second, 1002.1, 500, 0.2)
+    clock.now = 1003.2
+    first.flush()
+    second.flush()
+    _at(clock, first, 1003.4, 200, 0.01)  # its own current second counts at once
+    _at(clock, second, 1003.5, 200, 0.01)  # another worker's, after its next flush
+    for stats in (first, second):
+        view = stats.snapshot()
+        assert view.scope == "host"
+        one_minute = view.windows["1m"]
+        assert one_minute.requests == 5
+        assert one_minute.error_rate_4xx == 0.2
+        assert one_minute.error_rate_5xx == 0.2
+    assert first.snapshot().windows["1m"].p99 == pytest.approx(200, rel=0.03)
+    clock.now = 1004.0
+    second.flush()
+    assert first.snapshot().windows["1m"].requests == 6
+    clock.now = 1010.5  # [1000, 1010) complete: the series' point holds both workers' six
+    assert [point.requests for point in first.snapshot().series.points] == [6]
+
+
+def test_a_worker_alone_answers_for_itself(tmp_path: Path) -> None:
+    clock = FakeClock()
+    stats = RequestStats(clock, FakeWall(clock))
+    _at(clock, stats, 1001, 200, 0.01)
+    stats.flush()  # no shared directory: nothing to write
+    assert stats.snapshot().scope == "process"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_worker_file_keeps_the_last_fifteen_minutes(tmp_path: Path) -> None:
+    clock = FakeClock()
+    (stats,) = _workers(tmp_path, clock, "a")
+    for second in range(1000, 1000 + 2 * 900 + 10):  # one request, then one flush, a second
+        _at(clock, stats, second, 200, 0.01)
+        clock.now = second + 1
+        stats.flush()
+    lines = (tmp_path / "stats-a.jsonl").read_text().splitlines()
+    assert 900 <= len(lines) <= 2 * 900
+    assert json.loads(lines[-1])[0] == 1000 + 2 * 900 + 9  # the newest second is there
+
+
+def test_a_finished_worker_counts_for_fifteen_minutes_then_its_file_goes(
+    tmp_path: Path,
+) -> None:
+    clock = FakeClock()
+    alive, ended = _workers(tmp_path, clock, "alive", "ended")
+    _at(clock, ended, 1001, 200, 0.01)
+    clock.now = 1002
+    ended.flush()
+    assert alive.snapshot().windows["15m"].requests == 1  # requests it served still count
+    stale = tmp_path / "stats-ended.jsonl"
+    old = time.time() - 901
+    os.utime(stale, (old, old))  # it has written nothing for 15 minutes
+    assert alive.snapshot().windows["15m"].requests == 0
+    assert not stale.exists()
+
+
+def test_a_line_being_written_is_skipped(tmp_path: Path) -> None:
+    clock = FakeClock()
+    (reader,) = _workers(tmp_path, clock, "reader")
+    (tmp_path / "stats-writer.jsonl").write_text("[1001,3,0,0,[[40,3]]]\n[1002,1,0")
+    clock.now = 1003
+    assert reader.snapshot().windows["1m"].requests == 3

@@ -4,8 +4,11 @@ a 15-minute series of 10-second buckets for the page's charts, and the rows impo
 A ring of per-second buckets, each holding a count per status class and a sparse latency
 histogram with log-spaced bounds (5 % apart, so a percentile is off by at most ~2.5 %).
 Recording is O(1); a read copies at most 900 buckets under the lock and merges them outside
-it. The ring is per process: with several workers each answers for the requests it served
-(Prometheus' ``/metrics`` is the exact, aggregated view).
+it. With several workers on a host (``PROMETHEUS_MULTIPROC_DIR`` set, as ``loadbay serve
+--workers N`` does), every process also appends its completed seconds, once a second, to a
+file of its own in that directory (``SharedSeconds``), and a read merges the other workers'
+files with its own ring: the figures are the host's, at most about a second behind for the
+other workers' requests.
 
 Rows imported are different: they are read from the imports table, which every API process
 and worker shares, so any process reports the same server-wide figure.
@@ -13,13 +16,17 @@ and worker shares, so any process reports the same server-wide figure.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import json
 import math
+import os
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import sqlalchemy as sa
 import structlog
@@ -29,6 +36,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from loadbay.db import utcnow
 from loadbay.imports.models import ImportRecord
 from loadbay.imports.states import ImportState
+from loadbay.observability.metrics import MULTIPROC_ENV
 
 WINDOWS = {"1m": 60, "5m": 300, "15m": 900}
 HORIZON = max(WINDOWS.values())
@@ -115,7 +123,10 @@ class StatsSeries(BaseModel):
 
 
 class StatsOut(BaseModel):
-    scope: str = Field(description="'process': the figures of the worker that answered.")
+    scope: str = Field(
+        description="'process': the figures of the worker that answered; 'host': those of "
+        "every worker of its host (several workers, PROMETHEUS_MULTIPROC_DIR set)."
+    )
     uptime_seconds: float
     time: float = Field(description="When the figures were taken, Unix time in seconds.")
     windows: dict[str, WindowStats] = Field(description="Keyed by window: 1m, 5m, 15m.")
@@ -141,17 +152,115 @@ class _Summary:
     error_rate_5xx: float
 
 
+class SharedSeconds:
+    """The completed seconds of every process of this host, in ``directory``: one JSON-lines
+    file per process (``stats-<identity>.jsonl``), appended by its process only.
+
+    Seconds are ``time.monotonic()`` seconds, which Linux counts for the whole host, so the
+    files of several processes line up. A process's file is rewritten with only its last 15
+    minutes once it holds twice that; a reader skips the lines older than that, and removes
+    the file of a process that wrote nothing for 15 minutes (one that ended).
+    """
+
+    def __init__(self, directory: Path, identity: str | None = None) -> None:
+        self._directory = directory
+        self._path = directory / f"stats-{identity or os.getpid()}.jsonl"
+        self._lines = 0
+
+    @classmethod
+    def from_environment(cls) -> SharedSeconds | None:
+        directory = os.environ.get(MULTIPROC_ENV)
+        return cls(Path(directory)) if directory else None
+
+    def append(self, seconds: list[_Second], keep: Callable[[], list[_Second]]) -> None:
+        """Add ``seconds``; when the file is long, rewrite it with ``keep()`` instead."""
+        if self._lines + len(seconds) > 2 * HORIZON:
+            kept = keep()
+            temporary = self._path.with_suffix(".tmp")
+            temporary.write_text("".join(_line(s) for s in kept))
+            os.replace(temporary, self._path)  # a reader sees the old file or the new one
+            self._lines = len(kept)
+            return
+        with self._path.open("a") as out:
+            out.write("".join(_line(s) for s in seconds))
+        self._lines += len(seconds)
+
+    def others(self, since: float) -> list[_Second]:
+        """The seconds from ``since`` on, of every process but this one."""
+        found = []
+        for path in self._directory.glob("stats-*.jsonl"):
+            if path == self._path:
+                continue
+            try:
+                text = path.read_text()
+                if time.time() - path.stat().st_mtime > HORIZON:
+                    path.unlink()  # its process ended long ago: nothing in the windows
+                    continue
+            except FileNotFoundError:
+                continue  # removed meanwhile
+            for line in text.splitlines():
+                second = _parse(line)
+                if second is not None and second.second >= since:
+                    found.append(second)
+        return found
+
+
+def _line(second: _Second) -> str:
+    fields = [second.second, second.requests, second.client_errors, second.server_errors]
+    return json.dumps([*fields, sorted(second.latency.items())], separators=(",", ":")) + "\n"
+
+
+def _parse(line: str) -> _Second | None:
+    try:
+        at, requests, client, server, latency = json.loads(line)
+        return _Second(at, requests, client, server, Counter(dict(map(tuple, latency))))
+    except ValueError:
+        return None  # a line being written: it is read whole next time
+
+
+async def flush_every_second(stats: RequestStats) -> None:
+    """The app's task while it runs, when ``stats.shared`` is set."""
+    while True:
+        await asyncio.sleep(1.0)
+        stats.flush()
+
+
 class RequestStats:
     def __init__(
         self,
         clock: Callable[[], float] = time.monotonic,
         wall: Callable[[], float] = time.time,
+        shared: SharedSeconds | None = None,
     ) -> None:
         self._clock = clock
         self._wall = wall
         self._started = clock()
         self._ring: list[_Second | None] = [None] * HORIZON
         self._lock = threading.Lock()
+        self.shared = shared
+        self._flushed_until = int(self._started)  # seconds before it are in the shared file
+
+    def flush(self) -> None:
+        """Append the seconds completed since the last flush to the shared file (called once
+        a second by the app when ``shared`` is set)."""
+        if self.shared is None:
+            return
+        now = int(self._clock())
+        with self._lock:
+            done = [
+                s.copy()
+                for s in self._ring
+                if s is not None and self._flushed_until <= s.second < now
+            ]
+            self._flushed_until = now
+        self.shared.append(sorted(done, key=lambda s: s.second), keep=self._completed)
+
+    def _completed(self) -> list[_Second]:
+        with self._lock:
+            kept = [
+                s.copy() for s in self._ring if s is not None and s.second < self._flushed_until
+            ]
+        return sorted(kept, key=lambda s: s.second)
 
     def record(self, *, status: int, seconds: float) -> None:
         now = int(self._clock())
@@ -169,9 +278,15 @@ class RequestStats:
         windows' rows_imported and imports_completed."""
         now = self._clock()
         offset = self._wall() - now  # monotonic to Unix time
-        uptime = now - self._started
         with self._lock:  # copies: record() keeps changing the current second
             seconds = [s.copy() for s in self._ring if s is not None and now - s.second < HORIZON]
+        started = self._started
+        if self.shared is not None:
+            others = [s for s in self.shared.others(since=now - HORIZON) if s.second <= now]
+            seconds += others
+            # The host's figures start with its oldest worker still in the files.
+            started = min([started, *(s.second for s in others)])
+        uptime = now - started
         windows = {}
         for name, length in WINDOWS.items():
             summary = _summarise(
@@ -184,27 +299,30 @@ class RequestStats:
                 imports_completed=counts.imports if counts else None,
             )
         return StatsOut(
-            scope="process",
+            scope="process" if self.shared is None else "host",
             uptime_seconds=round(uptime, 3),
             time=round(now + offset, 3),
             windows=windows,
-            series=StatsSeries(step_seconds=SERIES_STEP, points=self._series(seconds, now, offset)),
+            series=StatsSeries(
+                step_seconds=SERIES_STEP, points=_series(seconds, now, offset, started)
+            ),
         )
 
-    def _series(self, seconds: list[_Second], now: float, offset: float) -> list[SeriesPoint]:
-        by_bucket: dict[int, list[_Second]] = {}
-        for s in seconds:
-            by_bucket.setdefault(s.second // SERIES_STEP, []).append(s)
-        current = int(now) // SERIES_STEP
-        points = []
-        for bucket in range(current - SERIES_POINTS, current):
-            start = bucket * SERIES_STEP
-            covered = start + SERIES_STEP - max(start, self._started)
-            if covered <= 0:  # before the process started: no figures, not zeros
-                continue
-            summary = _summarise(by_bucket.get(bucket, ()), max(1.0, covered))
-            points.append(SeriesPoint(time=round(start + offset, 3), **_fields(summary)))
-        return points
+
+def _series(seconds: list[_Second], now: float, offset: float, started: float) -> list[SeriesPoint]:
+    by_bucket: dict[int, list[_Second]] = {}
+    for s in seconds:
+        by_bucket.setdefault(s.second // SERIES_STEP, []).append(s)
+    current = int(now) // SERIES_STEP
+    points = []
+    for bucket in range(current - SERIES_POINTS, current):
+        start = bucket * SERIES_STEP
+        covered = start + SERIES_STEP - max(start, started)
+        if covered <= 0:  # before the process started: no figures, not zeros
+            continue
+        summary = _summarise(by_bucket.get(bucket, ()), max(1.0, covered))
+        points.append(SeriesPoint(time=round(start + offset, 3), **_fields(summary)))
+    return points
 
 
 def _fields(summary: _Summary) -> dict[str, float | int | None]:

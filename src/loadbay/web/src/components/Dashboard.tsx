@@ -130,7 +130,9 @@ export function Dashboard() {
               </section>
             ))}
           </section>
-          <p class="hint small">{t('dashboard.scope')}</p>
+          <p class="hint small">
+            {t(stats.scope === 'host' ? 'dashboard.scopeHost' : 'dashboard.scope')}
+          </p>
           <div class="charts">
             <ChartCard
               title={t('dashboard.chartLatency')}

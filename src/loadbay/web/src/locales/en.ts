@@ -157,6 +157,7 @@ export const en = {
   'dashboard.title': 'Dashboard',
   'dashboard.intro': 'How the server performs: latency, errors and requests per second over the last 1, 5 and 15 minutes, and the rows imports loaded.',
   'dashboard.scope': 'Request figures are those of the server process that answered (each worker counts the requests it served); rows imported count the whole server.',
+  'dashboard.scopeHost': 'Request figures are those of every worker of the server host that answered (other workers up to about a second behind); rows imported count the whole server.',
   'dashboard.updated': 'Updated at {time}, refreshed every {n} s while this view is open.',
   'dashboard.stale': 'Not refreshed since {time}: the last requests failed. Trying again in {n} s.',
   'dashboard.failed': 'The figures could not be loaded. Trying again in {n} s.',

@@ -158,6 +158,7 @@ export const zhCN: Catalogue = {
   'dashboard.title': '仪表盘',
   'dashboard.intro': '服务器运行状况：最近 1、5、15 分钟的延迟、错误和每秒请求数，以及导入加载的行数。',
   'dashboard.scope': '请求数据来自应答的服务器进程（每个工作进程只统计自己处理的请求）；导入行数统计整个服务器。',
+  'dashboard.scopeHost': '请求数据来自应答主机上的所有工作进程（其他工作进程最多延迟约一秒）；导入行数统计整个服务器。',
   'dashboard.updated': '更新于 {time}，本页面打开时每 {n} 秒刷新一次。',
   'dashboard.stale': '自 {time} 起未能刷新：最近的请求失败，{n} 秒后重试。',
   'dashboard.failed': '无法加载数据，{n} 秒后重试。',
