@@ -3,7 +3,7 @@ import { useCallback, useEffect, useRef, useState } from 'preact/hooks'
 import { navigate } from '../App'
 import { useApp } from '../context'
 import { api } from '../lib/api'
-import { followImport, isFinal } from '../lib/events'
+import { followImport, isFinal, supersedes } from '../lib/events'
 import type { MessageKey } from '../lib/i18n'
 import { ProgressTracker, sampleOf, type Estimate, type Phase } from '../lib/progress'
 import { primaryKeyOf } from '../lib/schema'
@@ -114,7 +114,10 @@ export function ImportFlow({ importId }: { importId: string | null }) {
       })
   }, [report])
 
+  const newest = useRef<ImportResource | null>(null)
   const track = useCallback((next: ImportResource) => {
+    if (!supersedes(newest.current, next)) return
+    newest.current = next
     const now = performance.now()
     for (const phase of ['validating', 'committing'] as const) {
       const tracker = trackers.current[phase]

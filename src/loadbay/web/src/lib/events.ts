@@ -24,6 +24,16 @@ export function isFinal(view: Pick<ImportResource, 'state'>): boolean {
   return FINAL_STATES.includes(view.state)
 }
 
+type Versioned = Pick<ImportResource, 'id' | 'updated_at'>
+
+/** Whether `next` may replace `current` on the page: the views of one import only move
+ * forward. A request's answer can arrive after an event that is newer than it (a commit's
+ * 202 "committing" after the event of its completion), and must not undo it. */
+export function supersedes(current: Versioned | null, next: Versioned): boolean {
+  if (current === null || current.id !== next.id) return true
+  return Date.parse(next.updated_at) >= Date.parse(current.updated_at)
+}
+
 export interface Follower {
   close(): void
 }
