@@ -1,7 +1,7 @@
-import { useEffect, useState } from 'preact/hooks'
+import { useCallback, useEffect, useRef, useState } from 'preact/hooks'
 import { useApp } from '../context'
 import { api, query } from '../lib/api'
-import { followImport, isFinal } from '../lib/events'
+import { followImport, isFinal, supersedes } from '../lib/events'
 import { formatActor } from '../lib/format'
 import { formatDateTime, formatNumber, type MessageKey } from '../lib/i18n'
 import type { ErrorPage, ImportResource } from '../lib/types'
@@ -19,20 +19,27 @@ export function ImportDetail({ importId }: { importId: string }) {
   const [errors, setErrors] = useState<ErrorPage | null>(null)
   const [events, setEvents] = useState<LoggedEvent[]>([])
   const [errorCursor, setErrorCursor] = useState<string | null>(null)
+  // Answers and events race: the newest view of the import wins (lib/events.supersedes).
+  const newest = useRef<ImportResource | null>(null)
+  const show = useCallback((next: ImportResource) => {
+    if (!supersedes(newest.current, next)) return
+    newest.current = next
+    setView(next)
+  }, [])
 
   useEffect(() => {
     const follower = followImport(importId, {
       onEvent: (event) => {
-        setView(event.view)
+        show(event.view)
         setEvents((list) => [
           ...list.slice(-199),
           { at: event.id || new Date().toISOString(), kind: event.kind, state: event.view.state, progress: event.view.progress },
         ])
       },
     })
-    api.get<ImportResource>(`/api/imports/${importId}`).then(setView).catch(report)
+    api.get<ImportResource>(`/api/imports/${importId}`).then(show).catch(report)
     return () => follower.close()
-  }, [importId, report])
+  }, [importId, report, show])
 
   useEffect(() => {
     api
@@ -43,7 +50,7 @@ export function ImportDetail({ importId }: { importId: string }) {
 
   const cancel = async () => {
     try {
-      setView(await api.post<ImportResource>(`/api/imports/${importId}/cancel`))
+      show(await api.post<ImportResource>(`/api/imports/${importId}/cancel`))
     } catch (error) {
       report(error)
     }
