@@ -17,3 +17,10 @@ def test_help_lists_the_commands() -> None:
     assert result.exit_code == 0
     for command in ("serve", "schemas", "version"):
         assert command in result.output
+
+
+def test_serve_refuses_fewer_than_one_worker() -> None:
+    result = CliRunner().invoke(app, ["serve", "--workers", "0"])
+    assert result.exit_code == 2
+    refusal = "Invalid value for '--workers': Input should be greater than or equal to 1"
+    assert refusal in result.output

@@ -7,11 +7,10 @@ import datetime as dt
 import json
 import re
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from functools import partial
 from typing import Annotated, Any, Literal
 
-import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel
@@ -438,7 +437,7 @@ async def get_import(import_id: uuid.UUID, request: Request) -> Response:
     # cached and the store can be read on the loop (LoopReads).
     context = get_context(request)
     cache = views_of(request.app)
-    version = context.loop_reads.run(partial(service.import_version, import_id=import_id))
+    version = _version_on_loop(context, import_id)
     body = cache.get_local(import_id, version) if version is not None else None
     if body is None:
         body = await run_in_threadpool(_import_view, context, cache, import_id, version)
@@ -454,8 +453,7 @@ def _import_view(
     """The import's JSON view: from the cache when the database still holds its version
     (``version``, when the caller has just read it)."""
     if version is None:
-        with context.engine.connect() as connection:
-            version = service.import_version(connection, import_id=import_id)
+        version = _stored_version(context, import_id)
     cached = cache.get(import_id, version)
     if cached is not None:
         return cached
@@ -700,14 +698,20 @@ _KEEPALIVE_SECONDS = 15.0
 
 
 async def _current_version(context: AppContext, import_id: uuid.UUID) -> ImportVersion:
-    read = partial(service.import_version, import_id=import_id)
-    version = context.loop_reads.run(read)
-    return version if version is not None else await run_in_threadpool(_read, context, read)
+    version = _version_on_loop(context, import_id)
+    if version is None:
+        version = await run_in_threadpool(_stored_version, context, import_id)
+    return version
 
 
-def _read(context: AppContext, read: Callable[[sa.Connection], ImportVersion]) -> ImportVersion:
+def _version_on_loop(context: AppContext, import_id: uuid.UUID) -> ImportVersion | None:
+    """The import's version read without leaving the loop, or None where it cannot be."""
+    return context.loop_reads.run(partial(service.import_version, import_id=import_id))
+
+
+def _stored_version(context: AppContext, import_id: uuid.UUID) -> ImportVersion:
     with context.engine.connect() as connection:
-        return read(connection)
+        return service.import_version(connection, import_id=import_id)
 
 
 async def _events(

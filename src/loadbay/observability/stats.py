@@ -172,17 +172,18 @@ class SharedSeconds:
         directory = os.environ.get(MULTIPROC_ENV)
         return cls(Path(directory)) if directory else None
 
-    def append(self, seconds: list[_Second], keep: Callable[[], list[_Second]]) -> None:
-        """Add ``seconds``; when the file is long, rewrite it with ``keep()`` instead."""
+    def append(self, seconds: list[_Second]) -> None:
+        """Add ``seconds``; a file that holds 30 minutes keeps only its newest 15."""
+        text = "".join(_line(s) for s in seconds)
         if self._lines + len(seconds) > 2 * HORIZON:
-            kept = keep()
+            kept = (self._path.read_text() + text).splitlines(keepends=True)[-HORIZON:]
             temporary = self._path.with_suffix(".tmp")
-            temporary.write_text("".join(_line(s) for s in kept))
+            temporary.write_text("".join(kept))
             os.replace(temporary, self._path)  # a reader sees the old file or the new one
             self._lines = len(kept)
             return
         with self._path.open("a") as out:
-            out.write("".join(_line(s) for s in seconds))
+            out.write(text)
         self._lines += len(seconds)
 
     def others(self, since: float) -> list[_Second]:
@@ -253,14 +254,7 @@ class RequestStats:
                 if s is not None and self._flushed_until <= s.second < now
             ]
             self._flushed_until = now
-        self.shared.append(sorted(done, key=lambda s: s.second), keep=self._completed)
-
-    def _completed(self) -> list[_Second]:
-        with self._lock:
-            kept = [
-                s.copy() for s in self._ring if s is not None and s.second < self._flushed_until
-            ]
-        return sorted(kept, key=lambda s: s.second)
+        self.shared.append(sorted(done, key=lambda s: s.second))
 
     def record(self, *, status: int, seconds: float) -> None:
         now = int(self._clock())
